@@ -1,0 +1,225 @@
+"""`kws`: a thin command line over the pipeline stages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from host import __version__
+from host.config import STANDARD_KEYWORDS
+from host.util import KwsError, atomic_write_json
+
+MODELS = Path("models")
+
+
+def _keywords(text: str) -> list[str]:
+    return [w.strip() for w in text.split(",") if w.strip()]
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False)
+
+
+def cmd_pipeline(args: argparse.Namespace) -> None:
+    from host import pipeline
+
+    pipeline.run(
+        args.out,
+        args.keywords,
+        args.data,
+        synthetic=not args.no_synthetic,
+        per_word=args.per_word,
+        arch=args.arch,
+        epochs=args.epochs,
+        patience=args.patience,
+        seed=args.seed,
+        stream_minutes=args.stream_minutes,
+        progress=_progress(args),
+    )
+
+
+def cmd_data_synth(args: argparse.Namespace) -> None:
+    from host import dataset
+
+    labels = dataset.labels_for(args.keywords)
+    out = dataset.synthesize(labels[:-2], args.out, per_word=args.per_word, seed=args.seed, progress=_progress(args))
+    print(out)
+
+
+def cmd_data_speech_commands(args: argparse.Namespace) -> None:
+    from host import dataset
+
+    print(dataset.download_speech_commands(args.out, progress=_progress(args)))
+
+
+def cmd_data_info(args: argparse.Namespace) -> None:
+    from host import dataset
+
+    labels = dataset.labels_for(args.keywords)
+    ds = dataset.load_folder(args.folder, labels, require_all=False)
+    splits = {s: dataset.Dataset(ds.labels, ds.split(s)).counts() for s in dataset.SPLITS}
+    speakers = {s: len({it.speaker for it in ds.split(s)}) for s in dataset.SPLITS}
+    print(f"{args.folder}: {len(ds.items)} clips, {len(ds.noise)} noise recordings")
+    print(f"{'label':<12}" + "".join(f"{s:>12}" for s in dataset.SPLITS))
+    for lab in labels:
+        print(f"{lab:<12}" + "".join(f"{splits[s][lab]:>12}" for s in dataset.SPLITS))
+    print(f"{'speakers':<12}" + "".join(f"{speakers[s]:>12}" for s in dataset.SPLITS))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from host import dataset, evaluate, export, features
+
+    meta, data = export.load(args.model)
+    labels = meta["labels"]
+    ds = dataset.load_folder(args.data, labels, require_all=False)
+    items = ds.items if args.split == "all" else ds.split(args.split)
+    if not items:
+        raise KwsError(f"{args.data} has no clips in split {args.split!r}")
+    index = {lab: i for i, lab in enumerate(labels)}
+    import numpy as np
+
+    truth = np.array([index[it.label] for it in items], np.int32)
+    q = features.batch_int8_features(dataset.load_clips(items, progress=_progress(args)))
+    float_scores = None
+    if (args.model / "model.keras").exists():
+        import keras
+
+        float_scores = keras.models.load_model(args.model / "model.keras").predict(
+            features.model_input(q), verbose=0, batch_size=256
+        )
+    report: dict[str, Any] = evaluate.evaluate_clips(data, q, truth, labels, float_scores, _progress(args))
+    report["model"] = evaluate.model_facts(data) | {"name": meta["name"], "sha256": meta["model"]["sha256"]}
+    report["data"] = {"folder": str(args.data), "split": args.split}
+    acc = report["accuracy"]
+    print(f"{args.model} on {args.data} ({args.split}, n={report['n']}):")
+    print("  accuracy  " + "  ".join(f"{k} {v:.4f}" for k, v in acc.items()))
+    for lab, pc in report["per_class"].items():
+        if pc["n"]:
+            print(f"  {lab:<12} n={pc['n']:<5} tflm {pc['tflm']:.3f}")
+    if args.png:
+        cm = np.array(report["confusion"]["matrix"])
+        evaluate.plot_confusion(cm, labels, args.png, f"{meta['name']} on {args.data.name}: {acc['tflm']:.1%}")
+    if args.json:
+        atomic_write_json(args.json, report)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from host import export
+
+    meta, data = export.load(args.model)
+    for path in export.write_sources(args.out, meta, data):
+        print(path)
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from host import export
+
+    meta, _ = export.load(args.model)
+    keep = ("name", "labels", "architecture", "accuracy", "model", "streaming")
+    print(json.dumps({k: meta[k] for k in keep if k in meta}, indent=2))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kws",
+        description="Keyword spotting for microcontrollers: datasets, training, int8 conversion, "
+        "TFLM-verified evaluation and firmware export.",
+    )
+    p.add_argument("--version", action="version", version=f"kws {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pl = sub.add_parser(
+        "pipeline",
+        help="dataset → training → int8 → evaluation → export, in one go",
+        description="Build a dataset (synthetic speech by default, plus any --data folders), train, convert to "
+        "int8, evaluate with TFLite and TFLM on held-out speakers, run a streaming evaluation and export "
+        "models/<name>/ with the firmware sources.",
+    )
+    pl.add_argument(
+        "--keywords",
+        type=_keywords,
+        default=list(STANDARD_KEYWORDS),
+        help="comma-separated keywords (default: %(default)s)",
+    )
+    pl.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder in the Speech Commands layout to add (repeatable)",
+    )
+    pl.add_argument("--no-synthetic", action="store_true", help="use only the --data folders")
+    pl.add_argument("--per-word", type=int, default=300, help="synthetic clips per keyword (default: %(default)s)")
+    pl.add_argument("--arch", default="dscnn", choices=["dscnn", "tiny_conv"], help="model (default: %(default)s)")
+    pl.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
+    pl.add_argument("--patience", type=int, default=8, help="early-stopping patience (default: %(default)s)")
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument(
+        "--stream-minutes", type=float, default=5.0, help="length of the streaming evaluation (default: %(default)s)"
+    )
+    pl.add_argument(
+        "--out", type=Path, default=MODELS / "synthetic", help="model folder to write (default: %(default)s)"
+    )
+    pl.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    pl.set_defaults(func=cmd_pipeline)
+
+    data = sub.add_parser("data", help="build or fetch datasets").add_subparsers(dest="data_command", required=True)
+    sy = data.add_parser("synth", help="generate a synthetic dataset with eSpeak NG (offline)")
+    sy.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS))
+    sy.add_argument("--per-word", type=int, default=300)
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--out", type=Path, default=None, help="folder (default: a cache folder keyed by the settings)")
+    sy.add_argument("-q", "--quiet", action="store_true")
+    sy.set_defaults(func=cmd_data_synth)
+    sc = data.add_parser("speech-commands", help="download and verify Speech Commands v0.02 (2.4 GB; resumable)")
+    sc.add_argument("--out", type=Path, default=Path("data/speech_commands_v0.02"))
+    sc.add_argument("-q", "--quiet", action="store_true")
+    sc.set_defaults(func=cmd_data_speech_commands)
+    di = data.add_parser("info", help="clips per label and speaker split of a dataset folder")
+    di.add_argument("folder", type=Path)
+    di.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS))
+    di.set_defaults(func=cmd_data_info)
+
+    ev = sub.add_parser("eval", help="evaluate an exported model on a Speech Commands-layout folder")
+    ev.add_argument("--model", type=Path, required=True, help="model folder (models/NAME)")
+    ev.add_argument("--data", type=Path, required=True, help="folder in the Speech Commands layout")
+    ev.add_argument(
+        "--split",
+        choices=["all", "train", "validation", "test"],
+        default="all",
+        help="which speakers to use (default: %(default)s)",
+    )
+    ev.add_argument("--json", type=Path, help="write the report as JSON")
+    ev.add_argument("--png", type=Path, help="write the confusion matrix as PNG")
+    ev.add_argument("-q", "--quiet", action="store_true")
+    ev.set_defaults(func=cmd_eval)
+
+    ex = sub.add_parser("export", help="write an exported model's C++ sources (model array, settings, ops)")
+    ex.add_argument("--model", type=Path, required=True)
+    ex.add_argument("--out", type=Path, required=True, help="folder for kws_model.h/.cc and kws_model_ops.h")
+    ex.set_defaults(func=cmd_export)
+
+    inf = sub.add_parser("info", help="summary of an exported model")
+    inf.add_argument("--model", type=Path, default=MODELS / "default")
+    inf.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except KwsError as e:
+        print(f"kws: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kws: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

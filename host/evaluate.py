@@ -1,0 +1,284 @@
+"""Evaluation: float, TFLite int8 and TFLM int8 accuracy in one report (TFLM must match TFLite byte for
+byte), confusion matrix, model size, TFLM arena bytes, ops and MACs; and streaming evaluation with the
+firmware's recognizer, reporting false accepts per hour and the false-reject rate."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from host import convert, features
+from host.config import FEATURES, RECOGNIZER, FeatureConfig, RecognizerConfig
+from host.recognizer import Detection, Recognizer, frame_end_sample, inference_times
+from host.util import KwsError, atomic_write_bytes
+
+ENGINES = ("tflite", "tflm")
+
+
+def tflm_interpreter(data: bytes, arena_bytes: int | None = None) -> Any:
+    from tflite_micro import runtime
+
+    with convert.quiet_native_output():
+        return runtime.Interpreter.from_bytes(data, arena_size=arena_bytes or max(len(data) * 4, 64 * 1024))
+
+
+def arena_bytes(data: bytes, limit: int = 1 << 20) -> int:
+    """The smallest tensor arena TFLM (this x86-64 build) can allocate the model in, found by bisection.
+
+    Pointer-sized bookkeeping is larger on a 64-bit host than on a Cortex-M, so this bounds the device's need.
+    """
+
+    def fits(size: int) -> bool:
+        try:
+            tflm_interpreter(data, size)
+            return True
+        except (RuntimeError, ValueError):
+            return False
+
+    if not fits(limit):
+        raise KwsError(f"the model does not fit a {limit}-byte TFLM arena")
+    lo, hi = 0, limit
+    while hi - lo > 16:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return hi
+
+
+def int8_runner(data: bytes, engine: str = "tflite") -> Callable[[np.ndarray], np.ndarray]:
+    """A function from one int8 feature window to int8 scores, by TFLite's reference kernels or by TFLM."""
+    if engine not in ENGINES:
+        raise KwsError(f"unknown engine {engine!r}; choose one of {ENGINES}")
+    if engine == "tflm":
+        micro = tflm_interpreter(data)
+        shape = tuple(micro.get_input_details(0)["shape"])
+
+        def run_micro(x: np.ndarray) -> np.ndarray:
+            micro.set_input(np.ascontiguousarray(x, np.int8).reshape(shape), 0)
+            micro.invoke()
+            return np.array(micro.get_output(0), np.int8).reshape(-1)
+
+        return run_micro
+    lite = convert.interpreter(data)
+    i, o = lite.get_input_details()[0], lite.get_output_details()[0]
+
+    def run_lite(x: np.ndarray) -> np.ndarray:
+        lite.set_tensor(i["index"], np.ascontiguousarray(x, np.int8).reshape(i["shape"]))
+        lite.invoke()
+        return np.array(lite.get_tensor(o["index"]), np.int8).reshape(-1)
+
+    return run_lite
+
+
+def run_int8(data: bytes, q: np.ndarray, engine: str = "tflite", progress: bool = False) -> np.ndarray:
+    """int8 scores (n, labels) for int8 feature windows (n, frames, channels)."""
+    run = int8_runner(data, engine)
+    out = [run(x) for x in tqdm(q, desc=f"int8 ({engine})", unit="clip", disable=not progress, leave=False)]
+    return np.stack(out) if out else np.zeros((0, 0), np.int8)
+
+
+def confusion(pred: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:
+    cm = np.zeros((n, n), np.int64)
+    np.add.at(cm, (truth, pred), 1)
+    return cm
+
+
+def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(labels), 0.8 + 0.55 * len(labels)))
+    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    for (r, c), v in np.ndenumerate(cm):
+        if v:
+            ax.text(c, r, str(v), ha="center", va="center", fontsize=8, color="white" if rows[r, c] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def evaluate_clips(
+    data: bytes,
+    q: np.ndarray,
+    truth: np.ndarray,
+    labels: Sequence[str],
+    float_scores: np.ndarray | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Accuracy of the float model (if its scores are given), TFLite int8 and TFLM on the same features.
+
+    Raises KwsError if TFLM's int8 scores differ from TFLite's in any byte: the device would then not
+    reproduce what was measured here.
+    """
+    lite = run_int8(data, q, "tflite", progress)
+    micro = run_int8(data, q, "tflm", progress)
+    if lite.shape != micro.shape or not np.array_equal(lite, micro):
+        if lite.shape != micro.shape:
+            raise KwsError(f"TFLM and TFLite output shapes differ: {micro.shape} vs {lite.shape}")
+        bad = int(np.sum(np.any(lite != micro, axis=1)))
+        worst = int(np.abs(lite.astype(np.int32) - micro).max())
+        raise KwsError(
+            f"TFLM and TFLite int8 scores disagree on {bad} of {len(q)} clips (up to {worst} LSB): the device would "
+            "not reproduce this evaluation (FULLY_CONNECTED layers are a known cause; use a 1x1 convolution head)"
+        )
+    preds = {"int8": lite.argmax(1), "tflm": micro.argmax(1)}
+    if float_scores is not None:
+        preds["float"] = float_scores.argmax(1)
+    accuracy = {k: float(np.mean(p == truth)) if len(truth) else 0.0 for k, p in preds.items()}
+    per_class = {}
+    for i, lab in enumerate(labels):
+        sel = truth == i
+        per_class[lab] = {"n": int(sel.sum())} | {
+            k: (float(np.mean(p[sel] == i)) if sel.any() else None) for k, p in preds.items()
+        }
+    cm = confusion(preds["tflm"], truth, len(labels))
+    return {
+        "accuracy": {k: accuracy[k] for k in ("float", "int8", "tflm") if k in accuracy},
+        "per_class": per_class,
+        "n": len(truth),
+        "confusion": {"labels": list(labels), "matrix": cm.tolist()},
+        "tflm_matches_tflite": True,
+    }
+
+
+def model_facts(data: bytes) -> dict[str, Any]:
+    info = convert.inspect(data)
+    return {
+        "size_bytes": info.size_bytes,
+        "arena_bytes": arena_bytes(data),
+        "ops": info.ops,
+        "macs": info.macs,
+        "input": {"shape": list(info.input_shape), "scale": info.input_scale, "zero_point": info.input_zero_point},
+        "output": {"shape": list(info.output_shape), "scale": info.output_scale, "zero_point": info.output_zero_point},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- streaming
+
+
+@dataclass(frozen=True)
+class Event:
+    label: str
+    start: int  # samples
+    end: int
+
+
+def speech_bounds(clip: np.ndarray) -> tuple[int, int]:
+    """First and last sample of the loud part of a clip (within 20 dB of its peak, 10 ms frames)."""
+    x = clip.astype(np.float64)
+    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
+    energy = np.sqrt(np.mean(frames**2, axis=1))
+    loud = np.flatnonzero(energy > 0.1 * (energy.max() + 1e-9))
+    if not len(loud):
+        return 0, len(clip)
+    return int(loud[0] * 160), int((loud[-1] + 1) * 160)
+
+
+def make_stream(
+    clips: np.ndarray,
+    clip_labels: Sequence[str],
+    noise: np.ndarray,
+    *,
+    minutes: float = 5.0,
+    gap_s: tuple[float, float] = (2.0, 4.0),
+    noise_dbfs: tuple[float, float] = (-55.0, -35.0),
+    seed: int = 0,
+    cfg: FeatureConfig = FEATURES,
+) -> tuple[np.ndarray, list[Event]]:
+    """A long stream of background noise with clips placed at known times; events for the keyword clips.
+
+    `noise` is a bank of unit-RMS one-clip chunks; the level changes every clip length within `noise_dbfs`.
+    """
+    rng = np.random.default_rng(seed)
+    total = int(minutes * 60 * cfg.sample_rate)
+    n = cfg.clip_samples
+    stream = np.zeros(total + n, np.float64)
+    for start in range(0, total, n):
+        level = 32767 * 10 ** (rng.uniform(*noise_dbfs) / 20)
+        stream[start : start + n] = noise[rng.integers(len(noise))] * level
+    events = []
+    pos = int(rng.uniform(*gap_s) * cfg.sample_rate)
+    order = rng.permutation(len(clips))
+    k = 0
+    while pos + n < total and len(order):
+        i = order[k % len(order)]
+        k += 1
+        stream[pos : pos + n] += clips[i]
+        if not clip_labels[i].startswith("_"):
+            s, e = speech_bounds(clips[i])
+            events.append(Event(clip_labels[i], pos + s, pos + e))
+        pos += n + int(rng.uniform(*gap_s) * cfg.sample_rate)
+    return np.clip(np.round(stream[:total]), -32768, 32767).astype(np.int16), events
+
+
+def stream_results(
+    data: bytes,
+    audio: np.ndarray,
+    engine: str = "tflite",
+    rcfg: RecognizerConfig = RECOGNIZER,
+    cfg: FeatureConfig = FEATURES,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run the model as the device does over a stream: continuous frontend state, an inference every
+    `inference_every_frames` frames on the newest window. Returns (times in samples, int8 scores)."""
+    feats = features.int8_features(audio, cfg)
+    counts = inference_times(len(feats), rcfg, cfg)
+    windows = np.stack([feats[c - cfg.frames : c] for c in counts]) if counts else feats[:0]
+    scores = run_int8(data, windows, engine, progress)
+    return np.array([frame_end_sample(c, cfg) for c in counts], np.int64), scores
+
+
+def recognize(
+    labels: Sequence[str],
+    times: np.ndarray,
+    scores: np.ndarray,
+    rcfg: RecognizerConfig = RECOGNIZER,
+    cfg: FeatureConfig = FEATURES,
+) -> list[Detection]:
+    rec = Recognizer(labels, rcfg, cfg)
+    return [d for t, s in zip(times, scores, strict=True) if (d := rec.update(s, int(t))) is not None]
+
+
+def score_stream(
+    detections: Sequence[Detection],
+    events: Sequence[Event],
+    total_samples: int,
+    cfg: FeatureConfig = FEATURES,
+    late_ms: int = 1000,
+) -> dict[str, Any]:
+    """Match detections to keyword events (same label, from the word's start to `late_ms` after its end)."""
+    late = late_ms * cfg.sample_rate // 1000
+    matched: set[int] = set()
+    false_accepts = 0
+    for d in detections:
+        candidates = (i for i, e in enumerate(events) if e.label == d.label and e.start <= d.time <= e.end + late)
+        hit = next((i for i in candidates if i not in matched), None)
+        if hit is None:
+            false_accepts += 1
+        else:
+            matched.add(hit)
+    hours = total_samples / cfg.sample_rate / 3600
+    return {
+        "keywords": len(events),
+        "detected": len(matched),
+        "false_rejects": len(events) - len(matched),
+        "false_reject_rate": (len(events) - len(matched)) / len(events) if events else 0.0,
+        "false_accepts": false_accepts,
+        "false_accepts_per_hour": false_accepts / hours if hours else 0.0,
+        "hours": hours,
+    }

@@ -1,0 +1,64 @@
+"""Model architectures, all built from ops the firmware registers (see export.OP_RESOLVER).
+
+The classifier heads are convolutions, not Dense layers: TFLite's reference FULLY_CONNECTED rounds
+differently from TFLM's by one LSB now and then, while CONV_2D is bit-exact between the two, so the
+int8 accuracy measured with TFLite is exactly what the device computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from host.config import FEATURES, FeatureConfig
+
+
+def _head(x: keras.KerasTensor, n_labels: int) -> keras.KerasTensor:
+    """Fully connected classifier as a convolution over the whole remaining feature map, then softmax."""
+    x = layers.Conv2D(n_labels, (int(x.shape[1]), int(x.shape[2])), padding="valid", name="logits")(x)
+    x = layers.Flatten()(x)
+    return layers.Softmax(name="scores")(x)
+
+
+def dscnn(n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = 48, blocks: int = 4) -> keras.Model:
+    """Depthwise-separable CNN in the style of MLPerf Tiny's KWS reference model (Zhang et al., "Hello Edge").
+
+    The first convolution strides 2 in time and 4 in frequency (40 channels → 10 bands, as the 10 MFCCs of
+    the reference), which keeps the cost near 3 M multiply-accumulates for 49×40 input.
+    """
+    inp = keras.Input((cfg.frames, cfg.channels, 1), name="features")
+    x = layers.Conv2D(filters, (10, 4), strides=(2, 4), padding="same", use_bias=False)(inp)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(0.1)(x)
+    for _ in range(blocks):
+        x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(filters, (1, 1), use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])))(x)
+    return keras.Model(inp, _head(x, n_labels), name="dscnn")
+
+
+def tiny_conv(n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
+    """micro_speech's `tiny_conv`: one 10×8 convolution with 8 filters and a fully connected layer (~18 KB)."""
+    inp = keras.Input((cfg.frames, cfg.channels, 1), name="features")
+    x = layers.Conv2D(8, (10, 8), strides=(2, 2), padding="same", activation="relu")(inp)
+    x = layers.Dropout(0.2)(x)
+    return keras.Model(inp, _head(x, n_labels), name="tiny_conv")
+
+
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"dscnn": dscnn, "tiny_conv": tiny_conv}
+
+
+def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
+    if arch not in ARCHITECTURES:
+        from host.util import KwsError
+
+        raise KwsError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](n_labels, cfg)

@@ -1,0 +1,149 @@
+"""The whole pipeline in one call: dataset → features → training → int8 → evaluation → streaming → export."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from host import convert, dataset, evaluate, export, features, train
+from host.config import FEATURES, RECOGNIZER, STANDARD_KEYWORDS, RecognizerConfig
+
+
+def log(msg: str) -> None:
+    print(f"[kws] {msg}", flush=True)
+
+
+def build_dataset(
+    labels: Sequence[str], data_dirs: Sequence[Path], synthetic: bool, per_word: int, seed: int, progress: bool
+) -> dataset.Dataset:
+    parts = [dataset.load_folder(d, labels) for d in data_dirs]
+    if synthetic:
+        folder = dataset.synthesize(labels[:-2], per_word=per_word, seed=seed, progress=progress)
+        parts.append(dataset.load_folder(folder, labels))
+    if not parts:
+        from host.util import KwsError
+
+        raise KwsError("no data: give --data DIR or leave synthetic data on")
+    return dataset.combine(parts)
+
+
+def streaming_eval(
+    data: bytes,
+    labels: Sequence[str],
+    split: train.Split,
+    noise: np.ndarray,
+    minutes: float,
+    rcfg: RecognizerConfig = RECOGNIZER,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Keywords and other words of held-out speakers over background noise, through the device's recognizer."""
+    names = [labels[i] for i in split.labels]
+    keep = [i for i, n in enumerate(names) if n != "_silence_"]
+    audio, events = evaluate.make_stream(split.audio[keep], [names[i] for i in keep], noise, minutes=minutes, seed=seed)
+    times, scores = evaluate.stream_results(data, audio, "tflite", rcfg, progress=progress)
+    detections = evaluate.recognize(labels, times, scores, rcfg)
+    result = evaluate.score_stream(detections, events, len(audio))
+    result["recognizer"] = rcfg.to_dict()
+    result["inferences"] = len(times)
+    return result
+
+
+def run(
+    out: Path,
+    keywords: Sequence[str] = STANDARD_KEYWORDS,
+    data_dirs: Sequence[Path] = (),
+    *,
+    synthetic: bool = True,
+    per_word: int = 300,
+    arch: str = "dscnn",
+    epochs: int = 40,
+    patience: int = 8,
+    seed: int = 0,
+    stream_minutes: float = 5.0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    started = time.time()
+    labels = dataset.labels_for(keywords)
+    log(f"dataset: {len(labels) - 2} keywords {list(labels[:-2])} + _silence_ + _unknown_")
+    ds = build_dataset(labels, data_dirs, synthetic, per_word, seed, progress)
+    data = train.prepare(ds, seed=seed, progress=progress)
+    counts = data.describe()
+    log("clips per split: " + ", ".join(f"{k} {sum(v.values())}" for k, v in counts.items()))
+
+    log(f"training {arch} (up to {epochs} epochs, early stopping after {patience} without improvement)")
+    t0 = time.time()
+    model, history = train.train(data, arch, epochs=epochs, patience=patience, seed=seed, progress=progress)
+    train_seconds = time.time() - t0
+
+    log("converting to int8")
+    calibration = train.features_of(train.Split(data.train.audio[::4], data.train.labels[::4]))
+    tflite = convert.to_int8(model, calibration)
+
+    held_out = data.test if len(data.test) else data.validation
+    log(f"evaluating on {len(held_out)} clips of held-out speakers (float, TFLite int8, TFLM)")
+    q = features.batch_int8_features(held_out.audio)
+    x = features.model_input(q)
+    float_scores = model.predict(x, verbose=0, batch_size=256)
+    report = evaluate.evaluate_clips(tflite, q, held_out.labels, labels, float_scores, progress)
+    facts = evaluate.model_facts(tflite)
+
+    log(f"streaming evaluation ({stream_minutes:g} min of audio)")
+    stream = streaming_eval(tflite, labels, held_out, data.noise, stream_minutes, seed=seed, progress=progress)
+
+    best = int(np.argmax(history["val_accuracy"]))
+    meta = export.metadata(
+        out.name,
+        list(labels),
+        tflite,
+        facts,
+        FEATURES,
+        RECOGNIZER,
+        architecture=arch,
+        accuracy=report["accuracy"],
+        per_class=report["per_class"],
+        evaluation={
+            "split": "test" if len(data.test) else "validation",
+            "speakers": "held out (never seen in training)",
+            "n": report["n"],
+            "confusion": report["confusion"],
+        },
+        streaming=stream,
+        training={
+            "data": {"sources": ds.sources, "synthetic_per_word": per_word if synthetic else 0, "clips": counts},
+            "epochs_run": len(history["loss"]),
+            "best_epoch": best + 1,
+            "val_accuracy": history["val_accuracy"][best],
+            "seed": seed,
+            "seconds": round(train_seconds, 1),
+        },
+    )
+    meta["pipeline_seconds"] = round(time.time() - started, 1)
+    cm = np.array(report["confusion"]["matrix"])
+    title = f"{out.name}: TFLM int8 on held-out speakers ({report['accuracy']['tflm']:.1%})"
+    export.export(
+        out,
+        meta,
+        tflite,
+        model,
+        {
+            "training_curve.png": lambda p: train.plot_history(history, p, f"{out.name} ({arch})"),
+            "confusion_matrix.png": lambda p: evaluate.plot_confusion(cm, labels, p, title),
+        },
+    )
+    acc = report["accuracy"]
+    log(
+        f"accuracy float {acc['float']:.3f} | int8 {acc['int8']:.3f} | tflm {acc['tflm']:.3f} "
+        f"(n={report['n']}); {facts['size_bytes']} B model, {facts['arena_bytes']} B arena, "
+        f"{facts['macs'] / 1e6:.2f} M MACs"
+    )
+    log(
+        f"streaming: {stream['false_accepts_per_hour']:.1f} false accepts/h, "
+        f"false-reject rate {stream['false_reject_rate']:.1%} ({stream['keywords']} keywords)"
+    )
+    log(f"wrote {out} in {meta['pipeline_seconds']:.0f} s")
+    return meta
