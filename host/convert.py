@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,10 @@ from host.util import KwsError
 @contextlib.contextmanager
 def quiet_native_output() -> Iterator[None]:
     """Silence what native code prints on stdout/stderr (the converter is chatty); replay it on error."""
+    libc = ctypes.CDLL(None)
+    libc.fflush(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
     with tempfile.TemporaryFile() as log:
         os.dup2(log.fileno(), 1)
@@ -32,6 +38,7 @@ def quiet_native_output() -> Iterator[None]:
             os.write(2, log.read()[-4000:])
             raise
         finally:
+            libc.fflush(None)
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for fd in saved:

@@ -48,6 +48,7 @@ class Item:
     path: Path
     label: str
     speaker: str
+    origin: str = "real"  # "real" speech or "synthetic"
 
 
 @dataclass
@@ -101,6 +102,7 @@ def load_folder(root: Path, labels: Sequence[str], *, require_all: bool = True) 
     if not root.is_dir():
         raise KwsError(f"dataset folder {root} does not exist")
     ds = Dataset(tuple(labels), sources=[str(root)])
+    origin = "synthetic" if (root / "dataset.json").exists() else "real"
     known = set(labels)
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         if sub.name == BACKGROUND:
@@ -108,7 +110,7 @@ def load_folder(root: Path, labels: Sequence[str], *, require_all: bool = True) 
         label = sub.name if sub.name in known else UNKNOWN
         if sub.name.startswith("_") and sub.name not in known:
             continue
-        ds.items.extend(Item(p, label, speaker_of(p)) for p in sorted(sub.glob("*.wav")))
+        ds.items.extend(Item(p, label, speaker_of(p), origin) for p in sorted(sub.glob("*.wav")))
     noise_dir = root / BACKGROUND
     if noise_dir.is_dir():
         ds.noise = [read_wav(p) for p in sorted(noise_dir.glob("*.wav"))]

@@ -30,15 +30,15 @@ def dscnn(n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = 48, block
     """
     inp = keras.Input((cfg.frames, cfg.channels, 1), name="features")
     x = layers.Conv2D(filters, (10, 4), strides=(2, 4), padding="same", use_bias=False)(inp)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     x = layers.Dropout(0.1)(x)
     for _ in range(blocks):
         x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.Conv2D(filters, (1, 1), use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
     x = layers.Dropout(0.3)(x)
     x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])))(x)

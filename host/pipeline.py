@@ -81,19 +81,27 @@ def run(
     train_seconds = time.time() - t0
 
     log("converting to int8")
-    calibration = train.features_of(train.Split(data.train.audio[::4], data.train.labels[::4]))
+    calibration = train.features_of(data.train.subset(np.arange(0, len(data.train), 4)))
     tflite = convert.to_int8(model, calibration)
 
     held_out = data.test if len(data.test) else data.validation
-    log(f"evaluating on {len(held_out)} clips of held-out speakers (float, TFLite int8, TFLM)")
-    q = features.batch_int8_features(held_out.audio)
-    x = features.model_input(q)
-    float_scores = model.predict(x, verbose=0, batch_size=256)
-    report = evaluate.evaluate_clips(tflite, q, held_out.labels, labels, float_scores, progress)
+    subsets = {
+        name: held_out.subset(held_out.origins != other)
+        for name, origin, other in (("real_speech", "real", "synthetic"), ("synthetic", "synthetic", "real"))
+        if np.any(held_out.origins == origin)
+    }
+    headline = next(iter(subsets))
+    reports = {}
+    for name, split in subsets.items():
+        log(f"evaluating on {len(split)} {name.replace('_', ' ')} clips of held-out speakers (float, int8, TFLM)")
+        q = features.batch_int8_features(split.audio)
+        float_scores = model.predict(features.model_input(q), verbose=0, batch_size=256)
+        reports[name] = evaluate.evaluate_clips(tflite, q, split.labels, labels, float_scores, progress)
+    report = reports[headline]
     facts = evaluate.model_facts(tflite)
 
     log(f"streaming evaluation ({stream_minutes:g} min of audio)")
-    stream = streaming_eval(tflite, labels, held_out, data.noise, stream_minutes, seed=seed, progress=progress)
+    stream = streaming_eval(tflite, labels, subsets[headline], data.noise, stream_minutes, seed=seed, progress=progress)
 
     best = int(np.argmax(history["val_accuracy"]))
     meta = export.metadata(
@@ -108,9 +116,9 @@ def run(
         per_class=report["per_class"],
         evaluation={
             "split": "test" if len(data.test) else "validation",
-            "speakers": "held out (never seen in training)",
-            "n": report["n"],
-            "confusion": report["confusion"],
+            "speakers": "held out (never seen in training or validation)",
+            "headline": headline,
+            **{name: {k: r[k] for k in ("n", "accuracy", "confusion")} for name, r in reports.items()},
         },
         streaming=stream,
         training={
@@ -124,7 +132,7 @@ def run(
     )
     meta["pipeline_seconds"] = round(time.time() - started, 1)
     cm = np.array(report["confusion"]["matrix"])
-    title = f"{out.name}: TFLM int8 on held-out speakers ({report['accuracy']['tflm']:.1%})"
+    title = f"{out.name}: TFLM int8, held-out {headline.replace('_', ' ')} ({report['accuracy']['tflm']:.1%})"
     export.export(
         out,
         meta,
@@ -137,7 +145,8 @@ def run(
     )
     acc = report["accuracy"]
     log(
-        f"accuracy float {acc['float']:.3f} | int8 {acc['int8']:.3f} | tflm {acc['tflm']:.3f} "
+        f"{headline.replace('_', ' ')} accuracy: float {acc['float']:.3f} | int8 {acc['int8']:.3f} | "
+        f"tflm {acc['tflm']:.3f} "
         f"(n={report['n']}); {facts['size_bytes']} B model, {facts['arena_bytes']} B arena, "
         f"{facts['macs'] / 1e6:.2f} M MACs"
     )

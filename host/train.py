@@ -23,9 +23,13 @@ from host.util import KwsError, atomic_write_bytes
 class Split:
     audio: np.ndarray  # (n, clip_samples) int16
     labels: np.ndarray  # (n,) int32
+    origins: np.ndarray  # (n,) str: "real", "synthetic" or "noise" (silence cut from noise recordings)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def subset(self, keep: np.ndarray) -> Split:
+        return Split(self.audio[keep], self.labels[keep], self.origins[keep])
 
 
 @dataclass
@@ -62,7 +66,8 @@ def _silence_clips(bank: np.ndarray, count: int, rng: np.random.Generator) -> np
 
 
 def prepare(ds: Dataset, cfg: FeatureConfig = FEATURES, seed: int = 0, progress: bool = True) -> TrainingData:
-    """Load the clips of each split; top `_silence_` up to a tenth of each split from the noise recordings."""
+    """Load the clips of each split. Training and validation get `_silence_` topped up to a tenth of the split
+    from the noise recordings; the test split is exactly the clips on disk, so `kws eval` reproduces it."""
     bank = noise_bank(ds.noise, cfg)
     rng = np.random.default_rng(seed)
     index = {lab: i for i, lab in enumerate(ds.labels)}
@@ -71,11 +76,13 @@ def prepare(ds: Dataset, cfg: FeatureConfig = FEATURES, seed: int = 0, progress:
         items = ds.split(name)
         audio = load_clips(items, cfg, progress)
         labels = np.array([index[it.label] for it in items], np.int32)
+        origins = np.array([it.origin for it in items], dtype=object)
         missing = len(items) // 10 - int(np.sum(labels == index[SILENCE]))
-        if missing > 0:
+        if missing > 0 and name != "test":
             audio = np.concatenate([audio, _silence_clips(bank, missing, rng)])
             labels = np.concatenate([labels, np.full(missing, index[SILENCE], np.int32)])
-        splits[name] = Split(audio, labels)
+            origins = np.concatenate([origins, np.full(missing, "noise", dtype=object)])
+        splits[name] = Split(audio, labels, origins)
     if len(splits["train"]) == 0 or len(splits["validation"]) == 0:
         raise KwsError("the dataset is too small to split by speaker: it needs clips from more speakers")
     return TrainingData(ds.labels, splits["train"], splits["validation"], splits["test"], bank)
@@ -167,7 +174,8 @@ def train(
     )
     val = (features_of(data.validation, cfg), data.validation.labels)
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True
+        monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True,
+        start_from_epoch=min(10, epochs // 4),
     )
     hist = model.fit(
         training_dataset(data, batch, seed, cfg),

@@ -1,0 +1,49 @@
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host.audio import fit_to_length, read_wav, write_wav
+from host.util import KwsError
+
+
+def _wav(path: Path, channels: int = 1, width: int = 2, rate: int = 16000, frames: int = 1600) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(b"\x01" * frames * channels * width)
+    return path
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    x = (np.sin(np.arange(16000) / 10) * 20000).astype(np.int16)
+    write_wav(tmp_path / "a.wav", x)
+    assert np.array_equal(read_wav(tmp_path / "a.wav"), x)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"channels": 2}, "2 channels"), ({"width": 1}, "8-bit"), ({"rate": 44100}, "sample rate 44100")],
+)
+def test_rejects_wrong_format(tmp_path: Path, kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(KwsError, match=message):
+        read_wav(_wav(tmp_path / "x.wav", **kwargs))
+
+
+def test_rejects_truncated_and_non_audio(tmp_path: Path) -> None:
+    full = _wav(tmp_path / "full.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(full[:-1000])
+    with pytest.raises(KwsError, match="truncated"):
+        read_wav(tmp_path / "cut.wav")
+    (tmp_path / "text.wav").write_text("not audio at all")
+    with pytest.raises(KwsError, match="not a readable PCM WAV"):
+        read_wav(tmp_path / "text.wav")
+    with pytest.raises(KwsError, match="no such file"):
+        read_wav(tmp_path / "missing.wav")
+
+
+def test_fit_to_length() -> None:
+    assert len(fit_to_length(np.ones(10, np.int16), 16)) == 16
+    assert len(fit_to_length(np.ones(20, np.int16), 16)) == 16

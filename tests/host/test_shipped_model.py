@@ -1,0 +1,60 @@
+"""The shipped model: its recorded figures, and that they hold when measured again here."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from host import cli, export
+from tests.conftest import ROOT
+
+DEFAULT = ROOT / "models" / "default"
+
+
+def test_recorded_accuracy_meets_the_target() -> None:
+    meta = json.loads((DEFAULT / "model.json").read_text())
+    assert meta["labels"] == [
+        "yes",
+        "no",
+        "up",
+        "down",
+        "left",
+        "right",
+        "on",
+        "off",
+        "stop",
+        "go",
+        "_silence_",
+        "_unknown_",
+    ]
+    acc = meta["accuracy"]
+    assert acc["tflm"] >= 0.85 and acc["int8"] == acc["tflm"]
+    assert acc["float"] - acc["int8"] <= 0.005
+    assert meta["evaluation"]["speakers"].startswith("held out")
+    export.load(DEFAULT)  # int8, registrable ops, labels match outputs
+
+
+def test_shipped_accuracy_reproduces_on_held_out_speakers(shared_data: Path, tmp_path: Path) -> None:
+    meta = json.loads((DEFAULT / "model.json").read_text())
+    out = tmp_path / "eval.json"
+    assert (
+        cli.main(
+            [
+                "eval",
+                "--model",
+                str(DEFAULT),
+                "--data",
+                str(shared_data),
+                "--split",
+                "test",
+                "--json",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    r = json.loads(out.read_text())
+    real = meta["evaluation"]["real_speech"]
+    assert r["n"] == real["n"]
+    assert r["accuracy"]["tflm"] == pytest.approx(real["accuracy"]["tflm"])
