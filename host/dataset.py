@@ -115,7 +115,7 @@ def load_folder(root: Path, labels: Sequence[str], *, require_all: bool = True) 
     if noise_dir.is_dir():
         ds.noise = [read_wav(p) for p in sorted(noise_dir.glob("*.wav"))]
     counts = ds.counts()
-    missing = [lab for lab in labels if lab != SILENCE and counts[lab] == 0]
+    missing = [lab for lab in labels if lab not in (SILENCE, UNKNOWN) and counts[lab] == 0]
     if require_all and missing:
         raise KwsError(f"dataset folder {root} has no clips for {missing}: each keyword needs a folder of WAVs")
     if not ds.items:
@@ -146,7 +146,7 @@ def load_clips(items: Sequence[Item], cfg: FeatureConfig = FEATURES, progress: b
 # ---------------------------------------------------------------------------------------------- synthetic
 
 
-def _noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+def _noise(kind: str, n: int, rng: np.random.Generator, engine: synth.Engine) -> np.ndarray:
     """A unit-RMS noise signal of one of a few colours, or speech babble."""
     if kind == "white":
         x = rng.standard_normal(n)
@@ -163,7 +163,7 @@ def _noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
         x = np.zeros(n)
         vs = synth.voices()
         for _ in range(n // 2000):
-            w = synth.speak(str(rng.choice(UNKNOWN_WORDS)), vs[rng.integers(len(vs))]).astype(np.float64)
+            w = synth.speak(engine, str(rng.choice(UNKNOWN_WORDS)), vs[rng.integers(len(vs))]).astype(np.float64)
             start = int(rng.integers(0, max(1, n - len(w))))
             x[start : start + len(w)] += w[: n - start]
     x = np.asarray(x, np.float64)
@@ -216,7 +216,8 @@ def synthesize(
     plan += [(SILENCE, "") for _ in range(per_word)]
     kinds = ("white", "pink", "brown", "hum", "babble")
     with atomic_dir(out) as tmp:
-        noises = {k: _noise(k, n * 20, rng) for k in kinds}
+        engine = synth.Engine(seed)
+        noises = {k: _noise(k, n * 20, rng, engine) for k in kinds}
         for k, x in noises.items():
             write_wav(tmp / BACKGROUND / f"synthetic_{k}.wav", (x * 3000).clip(-32768, 32767).astype(np.int16))
         counter: Counter[str] = Counter()
@@ -231,6 +232,7 @@ def synthesize(
                 clip = (noise * level).clip(-32768, 32767).astype(np.int16)
             else:
                 word = synth.speak(
+                    engine,
                     text,
                     voice,
                     rate=int(rng.integers(110, 260)),

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -37,18 +40,35 @@ class Voice:
         return f"{self.accent}+{self.variant}"
 
 
-class _Engine:
-    def __init__(self) -> None:
-        try:
-            import espeakng_loader
-        except ImportError:
-            raise KwsError("espeakng-loader is not installed: pip install espeakng-loader") from None
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.data_path = Path(espeakng_loader.get_data_path())
+def _loader() -> ModuleType:
+    try:
+        import espeakng_loader
+    except ImportError:
+        raise KwsError("espeakng-loader is not installed: pip install espeakng-loader") from None
+    return espeakng_loader
+
+
+class Engine:
+    """A private instance of the eSpeak NG library.
+
+    eSpeak keeps synthesis state (pitch flutter phase, wave phase) in static variables across calls, so
+    the same words come out slightly differently depending on what was said before. Each Engine loads its
+    own copy of the library, so a fixed sequence of calls on a new Engine always gives the same samples
+    (one Engine at a time: the C library's rand() they share is seeded per call).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        loader = _loader()
+        self.data_path = Path(loader.get_data_path())
+        with tempfile.TemporaryDirectory() as tmp:
+            private = Path(tmp) / "libespeak-ng-private.so"
+            shutil.copyfile(loader.get_library_path(), private)
+            self.lib = ctypes.CDLL(str(private))
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self.lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         self.lib.espeak_Synth.argtypes = [
             ctypes.c_char_p,
             ctypes.c_size_t,
@@ -72,10 +92,9 @@ class _Engine:
 
         self._callback = _CALLBACK(collect)  # kept alive for the library's lifetime
         self.lib.espeak_SetSynthCallback(self._callback)
-
-    def variants(self) -> list[str]:
-        names = sorted(p.name for p in (self.data_path / "voices" / "!v").iterdir() if p.is_file())
-        return [n for n in names if n not in _EXCLUDED_VARIANTS]
+        self.lib.espeak_ng_SetRandSeed(seed)
+        self.seed = seed
+        self.calls = 0
 
     def speak(self, text: str, voice: Voice, rate: int, pitch: int, pitch_range: int, volume: int) -> np.ndarray:
         if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
@@ -83,6 +102,9 @@ class _Engine:
         for param, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range), (_VOLUME, volume)):
             self.lib.espeak_SetParameter(param, value, 0)
         self.chunks = []
+        # Klatt voices draw their noise from the C library's process-wide rand(): seed it per call.
+        _libc().srand((self.seed * 1_000_003 + self.calls) & 0xFFFFFFFF)
+        self.calls += 1
         data = text.encode("utf-8") + b"\0"
         err = self.lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_AUTO | _ENDPAUSE, None, None)
         if err != 0:
@@ -92,17 +114,22 @@ class _Engine:
 
 
 @functools.cache
-def _engine() -> _Engine:
-    return _Engine()
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None)
+    libc.srand.argtypes = [ctypes.c_uint]
+    return libc
 
 
+@functools.cache
 def voices() -> list[Voice]:
-    """Every accent × variant combination, in a fixed order."""
-    variants = _engine().variants()
+    """Every accent × voice variant combination, in a fixed order."""
+    folder = Path(_loader().get_data_path()) / "voices" / "!v"
+    variants = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in _EXCLUDED_VARIANTS)
     return [Voice(a, v) for a in ACCENTS for v in variants]
 
 
 def speak(
+    engine: Engine,
     text: str,
     voice: Voice,
     *,
@@ -113,7 +140,6 @@ def speak(
     sample_rate: int = 16000,
 ) -> np.ndarray:
     """Synthesise `text` as int16 samples at `sample_rate`, with leading and trailing silence trimmed."""
-    engine = _engine()
     raw = engine.speak(text, voice, rate, pitch, pitch_range, volume).astype(np.float32)
     audio = resample_poly(raw, sample_rate, engine.rate) if engine.rate != sample_rate else raw
     loud = np.flatnonzero(np.abs(audio) > 0.02 * (np.abs(audio).max() + 1e-9))

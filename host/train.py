@@ -14,7 +14,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from host import features, models
-from host.config import FEATURES, SILENCE, FeatureConfig
+from host.config import FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.dataset import Dataset, load_clips
 from host.util import KwsError, atomic_write_bytes
 
@@ -68,6 +68,8 @@ def _silence_clips(bank: np.ndarray, count: int, rng: np.random.Generator) -> np
 def prepare(ds: Dataset, cfg: FeatureConfig = FEATURES, seed: int = 0, progress: bool = True) -> TrainingData:
     """Load the clips of each split. Training and validation get `_silence_` topped up to a tenth of the split
     from the noise recordings; the test split is exactly the clips on disk, so `kws eval` reproduces it."""
+    if not any(it.label == UNKNOWN for it in ds.items):
+        raise KwsError("the dataset has no `_unknown_` clips (other words): add some, or keep synthetic data on")
     bank = noise_bank(ds.noise, cfg)
     rng = np.random.default_rng(seed)
     index = {lab: i for i, lab in enumerate(ds.labels)}
@@ -174,7 +176,10 @@ def train(
     )
     val = (features_of(data.validation, cfg), data.validation.labels)
     stop = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=patience, restore_best_weights=True,
+        monitor="val_accuracy",
+        mode="max",
+        patience=patience,
+        restore_best_weights=True,
         start_from_epoch=min(10, epochs // 4),
     )
     hist = model.fit(

@@ -49,7 +49,7 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Pa
         "--arch",
         "tiny_conv",
         "--epochs",
-        "6",
+        "20",
         "--stream-minutes",
         "0.5",
         "--out",

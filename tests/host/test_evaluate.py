@@ -23,9 +23,9 @@ def test_make_stream_places_keywords_at_known_times() -> None:
     bank = np.random.default_rng(0).standard_normal((4, 16000)).astype(np.float32)
     audio, events = evaluate.make_stream(clips, ["yes", "_unknown_"], bank, minutes=1.0, seed=1)
     assert len(audio) == 16000 * 60 and audio.dtype == np.int16
-    assert 8 <= len(events) <= 15 and all(e.label == "yes" for e in events)
+    assert 5 <= len(events) <= 9 and all(e.label == "yes" for e in events)
     for e in events:
-        assert e.end - e.start == 4000
+        assert 4000 <= e.end - e.start <= 4400  # the loud part, to the 10 ms frame
         assert np.abs(audio[e.start : e.end].astype(int)).mean() > 5000  # the word is really there
     gaps = np.diff([e.start for e in events])
     assert np.all(gaps >= 16000 + 2 * 16000)  # clip length + minimum gap, with the unknown word in between

@@ -168,6 +168,23 @@ def test_cli_bad_input_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixt
         == 1
     )
     assert "no clips for ['no']" in capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "pipeline",
+                "--keywords",
+                "yes",
+                "--data",
+                str(tmp_path / "d"),
+                "--no-synthetic",
+                "--out",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 1
+    )
+    assert "no `_unknown_` clips" in capsys.readouterr().err
+    write_wav(tmp_path / "d" / "cat" / "c_nohash_0.wav", np.zeros(16000, np.int16))
     (tmp_path / "d" / "yes" / "b_nohash_0.wav").write_bytes(b"RIFF....garbage")
     assert (
         cli.main(
