@@ -35,6 +35,7 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
         arch=args.arch,
         epochs=args.epochs,
         patience=args.patience,
+        real_weight=args.real_weight,
         seed=args.seed,
         stream_minutes=args.stream_minutes,
         progress=_progress(args),
@@ -156,9 +157,15 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--arch", default="dscnn", choices=["dscnn", "tiny_conv"], help="model (default: %(default)s)")
     pl.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
     pl.add_argument("--patience", type=int, default=8, help="early-stopping patience (default: %(default)s)")
+    pl.add_argument(
+        "--real-weight",
+        type=int,
+        default=3,
+        help="how many times each real clip is seen per epoch, against once for synthetic (default: %(default)s)",
+    )
     pl.add_argument("--seed", type=int, default=0)
     pl.add_argument(
-        "--stream-minutes", type=float, default=5.0, help="length of the streaming evaluation (default: %(default)s)"
+        "--stream-minutes", type=float, default=10.0, help="length of the streaming evaluation (default: %(default)s)"
     )
     pl.add_argument(
         "--out", type=Path, default=MODELS / "synthetic", help="model folder to write (default: %(default)s)"

@@ -262,7 +262,13 @@ def synthesize(
 # ---------------------------------------------------------------------------------------------- download
 
 
-def download_speech_commands(dest: Path, url: str = SPEECH_COMMANDS_URL, progress: bool = True) -> Path:
+def download_speech_commands(
+    dest: Path,
+    url: str = SPEECH_COMMANDS_URL,
+    size: int = SPEECH_COMMANDS_BYTES,
+    sha256: str = SPEECH_COMMANDS_SHA256,
+    progress: bool = True,
+) -> Path:
     """Download (resuming a partial file), verify and unpack Speech Commands v0.02 into `dest`."""
     dest = Path(dest)
     if (dest / "validation_list.txt").exists():
@@ -271,45 +277,48 @@ def download_speech_commands(dest: Path, url: str = SPEECH_COMMANDS_URL, progres
     archive.parent.mkdir(parents=True, exist_ok=True)
     part = archive.with_suffix(archive.suffix + ".part")
     if not archive.exists():
-        have = part.stat().st_size if part.exists() else 0
-        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as resp:
-                if have and resp.status != 206:
-                    have = 0  # server ignored the range: start again
-                total = int(resp.headers.get("Content-Length", 0)) + have
-                with (
-                    open(part, "ab" if have else "wb") as f,
-                    tqdm(
-                        total=total,
-                        initial=have,
-                        unit="B",
-                        unit_scale=True,
-                        desc="speech_commands_v0.02",
-                        disable=not progress,
-                    ) as bar,
-                ):
-                    while chunk := resp.read(1 << 20):
-                        f.write(chunk)
-                        bar.update(len(chunk))
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise KwsError(
-                f"cannot download {url}: {getattr(e, 'reason', e)}. This needs internet access; offline, pass an "
-                f"existing Speech Commands folder with --data DIR (a partial download resumes next time)"
-            ) from None
-        size = part.stat().st_size
-        if size != SPEECH_COMMANDS_BYTES and url == SPEECH_COMMANDS_URL:
-            raise KwsError(f"download incomplete: {size} of {SPEECH_COMMANDS_BYTES} bytes; run again to resume")
+        _fetch(url, part, size, progress)
+        got = part.stat().st_size
+        if got != size:
+            raise KwsError(f"download incomplete: {got} of {size} bytes; run the command again to resume")
         digest = sha256_file(part, progress)
-        if url == SPEECH_COMMANDS_URL and digest != SPEECH_COMMANDS_SHA256:
+        if digest != sha256:
             part.unlink()
             raise KwsError(f"checksum mismatch for {url} (got {digest}); the corrupt download was removed")
         os.replace(part, archive)
-    with atomic_dir(dest) as tmp, tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for m in tqdm(members, desc="unpacking", unit="file", disable=not progress):
-            tar.extract(m, tmp, filter="data")
+    try:
+        with atomic_dir(dest) as tmp, tarfile.open(archive) as tar:
+            for m in tqdm(tar.getmembers(), desc="unpacking", unit="file", disable=not progress):
+                tar.extract(m, tmp, filter="data")
+    except tarfile.TarError as e:
+        raise KwsError(f"{archive} is not a valid archive ({e}); delete it and download again") from None
     return dest
+
+
+def _fetch(url: str, part: Path, size: int, progress: bool) -> None:
+    """Append the rest of `url` to `part`, asking the server for the missing byte range only."""
+    have = part.stat().st_size if part.exists() else 0
+    if have >= size:
+        return
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            if have and resp.status != 206:
+                have = 0  # the server ignored the range: start again
+            with (
+                open(part, "ab" if have else "wb") as f,
+                tqdm(
+                    total=size, initial=have, unit="B", unit_scale=True, desc=Path(url).name, disable=not progress
+                ) as bar,
+            ):
+                while chunk := resp.read(1 << 20):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+    except (urllib.error.URLError, TimeoutError, OSError) as e:
+        raise KwsError(
+            f"cannot download {url}: {getattr(e, 'reason', e)}. This needs internet access; offline, pass an "
+            "existing Speech Commands folder with --data DIR (a partial download resumes next time)"
+        ) from None
 
 
 def sha256_file(path: Path, progress: bool = False) -> str:

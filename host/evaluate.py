@@ -4,7 +4,7 @@ firmware's recognizer, reporting false accepts per hour and the false-reject rat
 
 from __future__ import annotations
 
-import io
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +16,7 @@ from tqdm import tqdm
 from host import convert, features
 from host.config import FEATURES, RECOGNIZER, FeatureConfig, RecognizerConfig
 from host.recognizer import Detection, Recognizer, frame_end_sample, inference_times
-from host.util import KwsError, atomic_write_bytes
+from host.util import KwsError, pyplot, save_png
 
 ENGINES = ("tflite", "tflm")
 
@@ -89,11 +89,7 @@ def confusion(pred: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:
 
 
 def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(labels), 0.8 + 0.55 * len(labels)))
     ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
@@ -106,10 +102,7 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, title: str
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
 def evaluate_clips(
@@ -282,3 +275,53 @@ def score_stream(
         "false_accepts_per_hour": false_accepts / hours if hours else 0.0,
         "hours": hours,
     }
+
+
+def sweep_thresholds(
+    labels: Sequence[str],
+    times: np.ndarray,
+    scores: np.ndarray,
+    events: Sequence[Event],
+    total_samples: int,
+    rcfg: RecognizerConfig = RECOGNIZER,
+    thresholds: Sequence[int] = tuple(range(100, 256, 5)),
+) -> list[dict[str, Any]]:
+    """Streaming false accepts per hour and false-reject rate at each detection threshold."""
+    points = []
+    for th in thresholds:
+        cfg = dataclasses.replace(rcfg, threshold=th)
+        r = score_stream(recognize(labels, times, scores, cfg), events, total_samples)
+        points.append(
+            {
+                "threshold": th,
+                **{k: r[k] for k in ("false_accepts", "false_accepts_per_hour", "false_rejects", "false_reject_rate")},
+            }
+        )
+    return points
+
+
+def choose_threshold(points: Sequence[dict[str, Any]]) -> int:
+    """The lowest threshold (fewest misses) with no false accept; the highest one if none is that clean."""
+    clean = [p["threshold"] for p in points if p["false_accepts"] == 0]
+    return min(clean) if clean else max(p["threshold"] for p in points)
+
+
+def plot_det(points: Sequence[dict[str, Any]], chosen: int, path: Path, title: str) -> None:
+    """False-reject rate against false accepts per hour over thresholds, the chosen one marked."""
+    plt = pyplot()
+    fa = [p["false_accepts_per_hour"] for p in points]
+    fr = [100 * p["false_reject_rate"] for p in points]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(fa, fr, "o-", markersize=3)
+    for p, x, y in zip(points, fa, fr, strict=True):
+        if p["threshold"] == chosen:
+            ax.plot([x], [y], "r*", markersize=14, label=f"threshold {chosen}: {x:.1f} FA/h, {y:.1f}% FRR")
+        elif p["threshold"] % 25 == 0:
+            ax.annotate(str(p["threshold"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("false accepts per hour")
+    ax.set_ylabel("false-reject rate (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    save_png(fig, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from host import convert, dataset, evaluate, export, features, train
-from host.config import FEATURES, RECOGNIZER, STANDARD_KEYWORDS, RecognizerConfig
+from host.config import FEATURES, RECOGNIZER, SILENCE, STANDARD_KEYWORDS, RecognizerConfig
 
 
 def log(msg: str) -> None:
@@ -31,26 +32,53 @@ def build_dataset(
     return dataset.combine(parts)
 
 
-def streaming_eval(
+def by_origin(split: train.Split) -> dict[str, train.Split]:
+    """Real speech and synthetic clips of a split, each with the split's noise-only silence clips."""
+    return {
+        name: split.subset(split.origins != other)
+        for name, origin, other in (("real_speech", "real", "synthetic"), ("synthetic", "synthetic", "real"))
+        if np.any(split.origins == origin)
+    }
+
+
+def stream_of(
     data: bytes,
     labels: Sequence[str],
     split: train.Split,
     noise: np.ndarray,
     minutes: float,
-    rcfg: RecognizerConfig = RECOGNIZER,
+    seed: int,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, list[evaluate.Event], int]:
+    """Keywords and other words of `split` over background noise, scored as the device would."""
+    names = [labels[i] for i in split.labels]
+    keep = [i for i, n in enumerate(names) if n != SILENCE]
+    audio, events = evaluate.make_stream(split.audio[keep], [names[i] for i in keep], noise, minutes=minutes, seed=seed)
+    times, scores = evaluate.stream_results(data, audio, "tflite", RECOGNIZER, progress=progress)
+    return times, scores, events, len(audio)
+
+
+def streaming_eval(
+    data: bytes,
+    labels: Sequence[str],
+    tune: train.Split,
+    test: train.Split,
+    noise: np.ndarray,
+    minutes: float,
     seed: int = 0,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Keywords and other words of held-out speakers over background noise, through the device's recognizer."""
-    names = [labels[i] for i in split.labels]
-    keep = [i for i, n in enumerate(names) if n != "_silence_"]
-    audio, events = evaluate.make_stream(split.audio[keep], [names[i] for i in keep], noise, minutes=minutes, seed=seed)
-    times, scores = evaluate.stream_results(data, audio, "tflite", rcfg, progress=progress)
-    detections = evaluate.recognize(labels, times, scores, rcfg)
-    result = evaluate.score_stream(detections, events, len(audio))
+) -> tuple[RecognizerConfig, dict[str, Any]]:
+    """Choose the detection threshold on a validation-speaker stream, then measure on a test-speaker stream."""
+    tuning = stream_of(data, labels, tune, noise, minutes / 2, seed, progress)
+    threshold = evaluate.choose_threshold(evaluate.sweep_thresholds(labels, *tuning))
+    rcfg = dataclasses.replace(RECOGNIZER, threshold=threshold)
+    times, scores, events, total = stream_of(data, labels, test, noise, minutes, seed + 1, progress)
+    result = evaluate.score_stream(evaluate.recognize(labels, times, scores, rcfg), events, total)
     result["recognizer"] = rcfg.to_dict()
+    result["threshold_chosen_on"] = f"{minutes / 2:g} min stream of validation speakers (no false accept)"
     result["inferences"] = len(times)
-    return result
+    result["sweep"] = evaluate.sweep_thresholds(labels, times, scores, events, total, rcfg)
+    return rcfg, result
 
 
 def run(
@@ -63,8 +91,9 @@ def run(
     arch: str = "dscnn",
     epochs: int = 40,
     patience: int = 8,
+    real_weight: int = 3,
     seed: int = 0,
-    stream_minutes: float = 5.0,
+    stream_minutes: float = 10.0,
     progress: bool = True,
 ) -> dict[str, Any]:
     started = time.time()
@@ -77,7 +106,9 @@ def run(
 
     log(f"training {arch} (up to {epochs} epochs, early stopping after {patience} without improvement)")
     t0 = time.time()
-    model, history = train.train(data, arch, epochs=epochs, patience=patience, seed=seed, progress=progress)
+    model, history = train.train(
+        data, arch, epochs=epochs, patience=patience, real_weight=real_weight, seed=seed, progress=progress
+    )
     train_seconds = time.time() - t0
 
     log("converting to int8")
@@ -85,11 +116,7 @@ def run(
     tflite = convert.to_int8(model, calibration)
 
     held_out = data.test if len(data.test) else data.validation
-    subsets = {
-        name: held_out.subset(held_out.origins != other)
-        for name, origin, other in (("real_speech", "real", "synthetic"), ("synthetic", "synthetic", "real"))
-        if np.any(held_out.origins == origin)
-    }
+    subsets = by_origin(held_out)
     headline = next(iter(subsets))
     reports = {}
     for name, split in subsets.items():
@@ -100,8 +127,11 @@ def run(
     report = reports[headline]
     facts = evaluate.model_facts(tflite)
 
-    log(f"streaming evaluation ({stream_minutes:g} min of audio)")
-    stream = streaming_eval(tflite, labels, subsets[headline], data.noise, stream_minutes, seed=seed, progress=progress)
+    log(f"streaming evaluation: threshold from validation speakers, then {stream_minutes:g} min of test speakers")
+    tune = by_origin(data.validation).get(headline, data.validation)
+    rcfg, stream = streaming_eval(
+        tflite, labels, tune, subsets[headline], data.noise, stream_minutes, seed=seed, progress=progress
+    )
 
     best = int(np.argmax(history["val_accuracy"]))
     meta = export.metadata(
@@ -110,7 +140,7 @@ def run(
         tflite,
         facts,
         FEATURES,
-        RECOGNIZER,
+        rcfg,
         architecture=arch,
         accuracy=report["accuracy"],
         per_class=report["per_class"],
@@ -123,6 +153,7 @@ def run(
         streaming=stream,
         training={
             "data": {"sources": ds.sources, "synthetic_per_word": per_word if synthetic else 0, "clips": counts},
+            "real_weight": real_weight,
             "epochs_run": len(history["loss"]),
             "best_epoch": best + 1,
             "val_accuracy": history["val_accuracy"][best],
@@ -141,6 +172,9 @@ def run(
         {
             "training_curve.png": lambda p: train.plot_history(history, p, f"{out.name} ({arch})"),
             "confusion_matrix.png": lambda p: evaluate.plot_confusion(cm, labels, p, title),
+            "streaming_det.png": lambda p: evaluate.plot_det(
+                stream["sweep"], rcfg.threshold, p, f"{out.name}: streaming, held-out {headline.replace('_', ' ')}"
+            ),
         },
     )
     acc = report["accuracy"]
@@ -152,7 +186,8 @@ def run(
     )
     log(
         f"streaming: {stream['false_accepts_per_hour']:.1f} false accepts/h, "
-        f"false-reject rate {stream['false_reject_rate']:.1%} ({stream['keywords']} keywords)"
+        f"false-reject rate {stream['false_reject_rate']:.1%} ({stream['keywords']} keywords, "
+        f"threshold {rcfg.threshold})"
     )
     log(f"wrote {out} in {meta['pipeline_seconds']:.0f} s")
     return meta

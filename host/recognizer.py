@@ -55,7 +55,7 @@ class Recognizer:
             self.history.popleft()
         if len(self.history) < self.cfg.minimum_count:
             return None
-        average = sum(s for _, s in self.history) // len(self.history)
+        average = np.sum([s for _, s in self.history], axis=0) // len(self.history)
         top = int(np.argmax(average))
         score = int(average[top])
         if not self.keywords[top] or score < self.cfg.threshold:

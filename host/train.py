@@ -16,7 +16,7 @@ from tqdm import tqdm
 from host import features, models
 from host.config import FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.dataset import Dataset, load_clips
-from host.util import KwsError, atomic_write_bytes
+from host.util import KwsError, pyplot, save_png
 
 
 @dataclass
@@ -102,7 +102,7 @@ def augment_tf(
     x = tf.pad(x, [[max_shift, max_shift]])[max_shift - shift : max_shift - shift + n]
     x *= 10 ** (tf.random.stateless_uniform([], seeds[1], -12.0, 6.0) / 20)
     chunk = bank[tf.random.stateless_uniform([], seeds[2], 0, tf.shape(bank)[0], tf.int32)]
-    level = 32767 * 10 ** (tf.random.stateless_uniform([], seeds[3], -60.0, -18.0) / 20)
+    level = 32767 * 10 ** (tf.random.stateless_uniform([], seeds[3], -60.0, -25.0) / 20)
     use_noise = tf.cast(tf.random.stateless_uniform([], seeds[4]) < 0.8, tf.float32)
     x += chunk * level * use_noise
     x = tf.cast(tf.clip_by_value(tf.round(x), -32768, 32767), tf.int16)
@@ -116,13 +116,23 @@ def augment_tf(
     return tf.where(mask, 0.0, f)
 
 
-def training_dataset(data: TrainingData, batch: int, seed: int, cfg: FeatureConfig = FEATURES) -> tf.data.Dataset:
+def epoch_order(split: Split, real_weight: int) -> np.ndarray:
+    """Clip indices of one epoch: every clip once, real speech `real_weight` times (it is scarcer than
+    synthetic speech, and what the model is for)."""
+    real = np.flatnonzero(split.origins == "real")
+    return np.concatenate([np.arange(len(split)), *([real] * (real_weight - 1))]).astype(np.int32)
+
+
+def training_dataset(
+    data: TrainingData, batch: int, seed: int, real_weight: int = 1, cfg: FeatureConfig = FEATURES
+) -> tf.data.Dataset:
     bank = tf.constant(data.noise)
-    base = tf.data.Dataset.from_tensor_slices((data.train.audio, data.train.labels))
-    base = base.shuffle(len(data.train), seed=seed, reshuffle_each_iteration=True).repeat()
+    audio, labels = tf.constant(data.train.audio), tf.constant(data.train.labels)
+    order = epoch_order(data.train, real_weight)
+    base = tf.data.Dataset.from_tensor_slices(order).shuffle(len(order), seed=seed, reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    ds = tf.data.Dataset.zip((base, seeds)).map(
-        lambda ex, s: (augment_tf(ex[0], s, bank, cfg), ex[1]), num_parallel_calls=tf.data.AUTOTUNE
+    ds = tf.data.Dataset.zip((base.repeat(), seeds)).map(
+        lambda i, s: (augment_tf(audio[i], s, bank, cfg), labels[i]), num_parallel_calls=tf.data.AUTOTUNE
     )
     return ds.batch(batch).prefetch(2)
 
@@ -160,6 +170,7 @@ def train(
     batch: int = 64,
     patience: int = 8,
     learning_rate: float = 3e-3,
+    real_weight: int = 3,
     seed: int = 0,
     cfg: FeatureConfig = FEATURES,
     progress: bool = True,
@@ -167,7 +178,7 @@ def train(
     """Train `arch` with early stopping on validation accuracy; returns the best model and its history."""
     keras.utils.set_random_seed(seed)
     model = models.build(arch, len(data.labels), cfg)
-    steps = math.ceil(len(data.train) / batch)
+    steps = math.ceil(len(epoch_order(data.train, real_weight)) / batch)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps * epochs, alpha=0.02)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
@@ -183,11 +194,12 @@ def train(
         start_from_epoch=min(10, epochs // 4),
     )
     hist = model.fit(
-        training_dataset(data, batch, seed, cfg),
+        training_dataset(data, batch, seed, real_weight, cfg),
         steps_per_epoch=steps,
         epochs=epochs,
         validation_data=val,
         callbacks=[stop, _Progress(epochs, progress)],
+        shuffle=False,  # the tf.data pipeline shuffles
         verbose=0,
     )
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items() if k != "learning_rate"}
@@ -196,13 +208,7 @@ def train(
 
 def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> None:
     """Loss and accuracy per epoch for training and validation, the best epoch marked, as a PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.arange(1, len(history["loss"]) + 1)
     best = int(np.argmax(history["val_accuracy"])) + 1
@@ -216,7 +222,4 @@ def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -
         ax.legend()
     fig.suptitle(title or "training curve")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)

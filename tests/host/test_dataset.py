@@ -1,4 +1,10 @@
+import hashlib
+import http.server
+import io
 import json
+import os
+import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +82,45 @@ def test_download_offline_is_one_clear_error(tmp_path: Path, monkeypatch: pytest
             tmp_path / "sc", url="http://127.0.0.1:9/speech_commands_v0.02.tar.gz", progress=False
         )
     assert not (tmp_path / "sc").exists()
+
+
+class _RangeHandler(http.server.BaseHTTPRequestHandler):
+    payload = b""
+
+    def do_GET(self) -> None:
+        start = int(self.headers.get("Range", "bytes=0-")[6:].split("-")[0])
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Length", str(len(self.payload) - start))
+        self.end_headers()
+        self.wfile.write(self.payload[start:])
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_download_resumes_verifies_and_unpacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KWS_CACHE", str(tmp_path / "cache"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in (("validation_list.txt", b"yes/a_nohash_0.wav\n"), ("yes/a_nohash_0.wav", os.urandom(5000))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    payload = buf.getvalue()
+    _RangeHandler.payload = payload
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RangeHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/sc.tar.gz"
+    try:
+        part = tmp_path / "cache" / "downloads" / "sc.tar.gz.part"
+        part.parent.mkdir(parents=True)
+        part.write_bytes(payload[:1000])  # an interrupted earlier download
+        with pytest.raises(KwsError, match="checksum mismatch"):
+            dataset.download_speech_commands(tmp_path / "bad", url, len(payload), "0" * 64, progress=False)
+        assert not part.exists() and not (tmp_path / "bad").exists()
+        part.write_bytes(payload[:1000])
+        good = hashlib.sha256(payload).hexdigest()
+        out = dataset.download_speech_commands(tmp_path / "sc", url, len(payload), good, progress=False)
+        assert (out / "yes" / "a_nohash_0.wav").stat().st_size == 5000
+    finally:
+        server.shutdown()

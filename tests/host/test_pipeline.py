@@ -15,7 +15,14 @@ from host.util import KwsError
 
 def test_pipeline_writes_a_complete_model(small_model: Path) -> None:
     names = {p.name for p in small_model.iterdir()}
-    assert {"model.tflite", "model.keras", "model.json", "training_curve.png", "confusion_matrix.png"} <= names
+    assert {
+        "model.tflite",
+        "model.keras",
+        "model.json",
+        "training_curve.png",
+        "confusion_matrix.png",
+        "streaming_det.png",
+    } <= names
     meta = json.loads((small_model / "model.json").read_text())
     assert meta["labels"] == ["yes", "no", "_silence_", "_unknown_"]
     acc = meta["accuracy"]
