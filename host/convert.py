@@ -46,7 +46,7 @@ def quiet_native_output() -> Iterator[None]:
 
 
 def to_int8(
-    model: keras.Model, calibration: np.ndarray, cfg: FeatureConfig = FEATURES, max_samples: int = 400
+    model: keras.Model, calibration: np.ndarray, cfg: FeatureConfig = FEATURES, max_samples: int = 2000
 ) -> bytes:
     """Full-integer quantization with a representative dataset of model inputs.
 

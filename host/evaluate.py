@@ -254,15 +254,20 @@ def score_stream(
     cfg: FeatureConfig = FEATURES,
     late_ms: int = 1000,
 ) -> dict[str, Any]:
-    """Match detections to keyword events (same label, from the word's start to `late_ms` after its end)."""
+    """Match detections to keyword events (same label, from the word's start to `late_ms` after its end).
+
+    Every other detection is a false accept; `substitutions` counts those that fired on a keyword event
+    with the wrong label (the rest fired on noise or on other words).
+    """
     late = late_ms * cfg.sample_rate // 1000
     matched: set[int] = set()
-    false_accepts = 0
+    false_accepts = substitutions = 0
     for d in detections:
-        candidates = (i for i, e in enumerate(events) if e.label == d.label and e.start <= d.time <= e.end + late)
-        hit = next((i for i in candidates if i not in matched), None)
+        near = [i for i, e in enumerate(events) if e.start <= d.time <= e.end + late]
+        hit = next((i for i in near if events[i].label == d.label and i not in matched), None)
         if hit is None:
             false_accepts += 1
+            substitutions += any(events[i].label != d.label for i in near)
         else:
             matched.add(hit)
     hours = total_samples / cfg.sample_rate / 3600
@@ -272,6 +277,7 @@ def score_stream(
         "false_rejects": len(events) - len(matched),
         "false_reject_rate": (len(events) - len(matched)) / len(events) if events else 0.0,
         "false_accepts": false_accepts,
+        "substitutions": substitutions,
         "false_accepts_per_hour": false_accepts / hours if hours else 0.0,
         "hours": hours,
     }
@@ -301,9 +307,8 @@ def sweep_thresholds(
 
 
 def choose_threshold(points: Sequence[dict[str, Any]]) -> int:
-    """The lowest threshold (fewest misses) with no false accept; the highest one if none is that clean."""
-    clean = [p["threshold"] for p in points if p["false_accepts"] == 0]
-    return min(clean) if clean else max(p["threshold"] for p in points)
+    """The threshold with the fewest errors (false accepts + false rejects); the higher one on a tie."""
+    return min(points, key=lambda p: (p["false_accepts"] + p["false_rejects"], -p["threshold"]))["threshold"]
 
 
 def plot_det(points: Sequence[dict[str, Any]], chosen: int, path: Path, title: str) -> None:

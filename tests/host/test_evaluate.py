@@ -12,7 +12,7 @@ def test_score_stream_matches_by_label_and_time() -> None:
         Detection("go", 2, 200, 66000),  # wrong label: false accept; "no" is missed
     ]
     r = evaluate.score_stream(dets, events, 16000 * 3600)
-    assert (r["detected"], r["false_rejects"], r["false_accepts"]) == (1, 1, 2)
+    assert (r["detected"], r["false_rejects"], r["false_accepts"], r["substitutions"]) == (1, 1, 2, 1)
     assert r["false_reject_rate"] == 0.5 and r["false_accepts_per_hour"] == 2.0
 
 
@@ -34,3 +34,13 @@ def test_make_stream_places_keywords_at_known_times() -> None:
 def test_confusion_counts() -> None:
     cm = evaluate.confusion(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
     assert cm.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+
+
+def test_choose_threshold_minimises_errors() -> None:
+    points = [
+        {"threshold": 100, "false_accepts": 9, "false_rejects": 1},
+        {"threshold": 150, "false_accepts": 2, "false_rejects": 3},
+        {"threshold": 200, "false_accepts": 0, "false_rejects": 5},
+        {"threshold": 250, "false_accepts": 0, "false_rejects": 9},
+    ]
+    assert evaluate.choose_threshold(points) == 200  # 5 errors at 150 and 200: the higher one

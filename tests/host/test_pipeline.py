@@ -210,3 +210,23 @@ def test_cli_bad_input_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixt
     )
     assert "b_nohash_0.wav" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_model_with_an_op_the_firmware_lacks_is_refused(small_model: Path, tmp_path: Path) -> None:
+    import keras
+
+    inp = keras.Input((49, 40, 1))
+    x = keras.layers.Conv2D(4, 3, strides=4)(inp)
+    x = keras.layers.LeakyReLU()(x)
+    x = keras.layers.Conv2D(4, (int(x.shape[1]), int(x.shape[2])))(x)
+    out = keras.layers.Softmax()(keras.layers.Flatten()(x))
+    rng = np.random.default_rng(0)
+    data = convert.to_int8(keras.Model(inp, out), rng.random((8, 49, 40, 1), np.float32) * 255 / 256)
+    assert "LEAKY_RELU" in convert.inspect(data).ops
+    bad = tmp_path / "leaky"
+    shutil.copytree(small_model, bad)
+    (bad / "model.tflite").write_bytes(data)
+    assert cli.main(["export", "--model", str(bad), "--out", str(tmp_path / "fw")]) == 1
+    assert not (tmp_path / "fw").exists()
+    with pytest.raises(KwsError, match=r"cannot register: \['LEAKY_RELU'\]"):
+        export.load(bad)
