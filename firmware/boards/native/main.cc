@@ -1,0 +1,152 @@
+// Native simulator: the portable core + TFLM reference kernels on the host.
+//
+//   kws_sim                      serial mode: protocol commands on stdin (a pipe or a pseudo-terminal),
+//                                protocol lines on stdout
+//   kws_sim --wav FILE [--scores] [--chunk N]
+//                                stream a 16 kHz mono 16-bit WAV through the app, N samples at a time
+//   kws_sim --clips FILE...      for each clip from a fresh state: its int8 features and int8 scores
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "app.h"
+
+namespace {
+
+void WriteOut(const char* data, size_t length) {
+  while (length > 0) {
+    const ssize_t n = write(STDOUT_FILENO, data, length);
+    if (n <= 0) return;
+    data += n;
+    length -= static_cast<size_t>(n);
+  }
+}
+
+uint32_t ReadLe(const unsigned char* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Reads a 16 kHz mono 16-bit PCM WAV; on failure prints why and returns false.
+bool ReadWav(const char* path, std::vector<int16_t>* samples) {
+  FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) {
+    std::fprintf(stderr, "kws_sim: %s: cannot open\n", path);
+    return false;
+  }
+  std::vector<unsigned char> bytes;
+  unsigned char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0) bytes.insert(bytes.end(), buffer, buffer + n);
+  std::fclose(f);
+  if (bytes.size() < 12 || std::memcmp(bytes.data(), "RIFF", 4) != 0 || std::memcmp(bytes.data() + 8, "WAVE", 4) != 0) {
+    std::fprintf(stderr, "kws_sim: %s: not a WAV file\n", path);
+    return false;
+  }
+  bool format_ok = false;
+  for (size_t pos = 12; pos + 8 <= bytes.size();) {
+    const uint32_t size = ReadLe(&bytes[pos + 4], 4);
+    const size_t body = pos + 8;
+    if (size > bytes.size() - body) {
+      std::fprintf(stderr, "kws_sim: %s: truncated\n", path);
+      return false;
+    }
+    if (std::memcmp(&bytes[pos], "fmt ", 4) == 0 && size >= 16) {
+      format_ok = ReadLe(&bytes[body], 2) == 1 && ReadLe(&bytes[body + 2], 2) == 1 &&
+                  ReadLe(&bytes[body + 4], 4) == static_cast<uint32_t>(kws::model::kSampleRate) &&
+                  ReadLe(&bytes[body + 14], 2) == 16;
+      if (!format_ok) {
+        std::fprintf(stderr, "kws_sim: %s: expected 16-bit mono PCM at %d Hz\n", path, kws::model::kSampleRate);
+        return false;
+      }
+    } else if (std::memcmp(&bytes[pos], "data", 4) == 0 && format_ok) {
+      samples->resize(size / 2);
+      for (size_t i = 0; i < samples->size(); ++i) {
+        (*samples)[i] = static_cast<int16_t>(ReadLe(&bytes[body + 2 * i], 2));
+      }
+      return true;
+    }
+    pos = body + size + (size & 1);
+  }
+  std::fprintf(stderr, "kws_sim: %s: no audio data\n", path);
+  return false;
+}
+
+int RunClips(int count, char** paths) {
+  static kws::FeatureProvider features;
+  static kws::ModelRunner runner;
+  if (!features.Init()) return 2;
+  if (const char* problem = runner.Init()) {
+    std::fprintf(stderr, "kws_sim: %s\n", problem);
+    return 2;
+  }
+  std::vector<int16_t> samples;
+  int8_t scores[kws::model::kLabelCount];
+  for (int i = 0; i < count; ++i) {
+    if (!ReadWav(paths[i], &samples)) return 1;
+    samples.resize(kws::model::kClipSamples, 0);  // pad or trim to one clip, as the host does
+    features.Reset();
+    bool new_frame = false;
+    for (size_t used = 0; used < samples.size();) {
+      used += features.Process(samples.data() + used, samples.size() - used, &new_frame);
+    }
+    if (!runner.Invoke(features.window(), scores)) return 2;
+    std::string line = "{\"type\":\"clip\",\"file\":\"" + std::string(paths[i]) + "\",\"features\":[";
+    for (int k = 0; k < kws::FeatureProvider::kFrames * kws::FeatureProvider::kChannels; ++k) {
+      line += (k ? "," : "") + std::to_string(features.window()[k]);
+    }
+    line += "],\"scores\":[";
+    for (int k = 0; k < kws::model::kLabelCount; ++k) line += (k ? "," : "") + std::to_string(scores[k]);
+    line += "]}\n";
+    WriteOut(line.data(), line.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* wav = nullptr;
+  bool scores = false;
+  size_t chunk = 160;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--clips") == 0) return RunClips(argc - i - 1, argv + i + 1);
+    if (std::strcmp(argv[i], "--wav") == 0 && i + 1 < argc) {
+      wav = argv[++i];
+    } else if (std::strcmp(argv[i], "--scores") == 0) {
+      scores = true;
+    } else if (std::strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
+      chunk = static_cast<size_t>(std::strtoul(argv[++i], nullptr, 10));
+      if (chunk == 0 || chunk > 16000) chunk = 160;
+    } else {
+      std::fprintf(stderr, "usage: kws_sim [--wav FILE [--scores] [--chunk N]] | [--clips FILE...]\n");
+      return 2;
+    }
+  }
+  static kws::App app;
+  kws::Board board;
+  board.name = "native";
+  board.write = WriteOut;
+  if (!app.Init(board)) return 2;
+  if (wav != nullptr) {
+    std::vector<int16_t> samples;
+    if (!ReadWav(wav, &samples)) return 1;
+    if (scores) app.OnSerial("scores on\n", 10);
+    for (size_t pos = 0; pos < samples.size(); pos += chunk) {
+      const size_t n = samples.size() - pos < chunk ? samples.size() - pos : chunk;
+      app.PushAudio(samples.data() + pos, n);
+      app.Poll();
+    }
+    return 0;
+  }
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+    if (n <= 0) return 0;
+    app.OnSerial(buffer, static_cast<size_t>(n));
+  }
+}

@@ -1,0 +1,71 @@
+// Start-up for QEMU mps2-an386: vector table, .data/.bss set-up, FPU on, static constructors, main().
+#include <cstddef>
+#include <cstdint>
+
+extern "C" {
+extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
+extern uint8_t __heap_start, __heap_end;
+extern void (*__preinit_array_start[])(), (*__preinit_array_end[])();
+extern void (*__init_array_start[])(), (*__init_array_end[])();
+int main();
+void Reset_Handler();
+void Default_Handler();
+void semihosting_exit(int code);
+
+__attribute__((used, section(".vectors"))) const void* const kVectors[16] = {
+    &__stack_top, reinterpret_cast<const void*>(Reset_Handler),
+    reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler),
+    reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler),
+    reinterpret_cast<const void*>(Default_Handler), nullptr, nullptr, nullptr, nullptr,
+    reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler), nullptr,
+    reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler)};
+
+void Reset_Handler() {
+  uint32_t* src = &__data_load;
+  for (uint32_t* dst = &__data_start; dst < &__data_end;) *dst++ = *src++;
+  for (uint32_t* dst = &__bss_start; dst < &__bss_end;) *dst++ = 0;
+  volatile uint32_t* cpacr = reinterpret_cast<volatile uint32_t*>(0xE000ED88);
+  *cpacr |= 0xFu << 20;  // CP10 and CP11: the FPU
+  __asm__ volatile("dsb\n isb");
+  for (auto f = __preinit_array_start; f < __preinit_array_end; ++f) (*f)();
+  for (auto f = __init_array_start; f < __init_array_end; ++f) (*f)();
+  semihosting_exit(main());
+}
+
+// A fault ends the emulation with a distinct exit code instead of hanging.
+void Default_Handler() { semihosting_exit(3); }
+
+// ARM semihosting SYS_EXIT_EXTENDED (QEMU: -semihosting-config enable=on,target=native).
+void semihosting_exit(int code) {
+  uint32_t block[2] = {0x20026u, static_cast<uint32_t>(code)};  // ADP_Stopped_ApplicationExit, status
+  register uint32_t r0 __asm__("r0") = 0x20;                    // SYS_EXIT_EXTENDED
+  register uint32_t* r1 __asm__("r1") = block;
+  __asm__ volatile("bkpt 0xab" : : "r"(r0), "r"(r1) : "memory");
+  for (;;) {
+  }
+}
+
+// newlib's heap, bounded by the linker script; used only at start-up (the frontend's tables).
+void* _sbrk(ptrdiff_t increment) {
+  static uint8_t* brk = &__heap_start;
+  if (increment < 0 || brk + increment > &__heap_end) return reinterpret_cast<void*>(-1);
+  uint8_t* previous = brk;
+  brk += increment;
+  return previous;
+}
+
+// Minimal system calls for newlib (no files; output goes through the UART explicitly).
+int _write(int, const char*, int n) { return n; }
+int _read(int, char*, int) { return 0; }
+int _close(int) { return -1; }
+int _lseek(int, int, int) { return 0; }
+int _fstat(int, void*) { return 0; }
+int _isatty(int) { return 1; }
+int _kill(int, int) { return -1; }
+int _getpid() { return 1; }
+void _exit(int code) {
+  semihosting_exit(code);
+  for (;;) {
+  }
+}
+}

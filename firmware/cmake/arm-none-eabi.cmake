@@ -1,0 +1,13 @@
+# Cross-compiling for Cortex-M4F with Debian's arm-none-eabi-gcc 12 + newlib.
+set(CMAKE_SYSTEM_NAME Generic)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(CMAKE_C_COMPILER arm-none-eabi-gcc)
+set(CMAKE_CXX_COMPILER arm-none-eabi-g++)
+set(CMAKE_ASM_COMPILER arm-none-eabi-gcc)
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+set(KWS_CPU_FLAGS "-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard -mthumb")
+set(CMAKE_C_FLAGS_INIT "${KWS_CPU_FLAGS} -ffunction-sections -fdata-sections")
+set(CMAKE_CXX_FLAGS_INIT "${KWS_CPU_FLAGS} -ffunction-sections -fdata-sections -fno-rtti -fno-exceptions -fno-threadsafe-statics -fno-use-cxa-atexit")
+set(CMAKE_ASM_FLAGS_INIT "${KWS_CPU_FLAGS}")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "${KWS_CPU_FLAGS} -Wl,--gc-sections --specs=nano.specs")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
