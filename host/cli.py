@@ -115,6 +115,39 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(path)
 
 
+def cmd_firmware_tflm(args: argparse.Namespace) -> None:
+    from host import firmware
+
+    print(firmware.fetch_tflm(args.out))
+
+
+def cmd_firmware_build(args: argparse.Namespace) -> None:
+    from host import firmware
+
+    out = firmware.build(args.board, args.model, args.build_dir / args.board, embed_wav=args.wav)
+    print(out)
+
+
+def cmd_bench_firmware(args: argparse.Namespace) -> None:
+    from host import firmware
+
+    r = firmware.bench(args.model, args.build_dir, args.wav, args.json)
+    print(f"model {r['model']} on the emulated Cortex-M4 (QEMU mps2-an386, CMSIS-NN kernels):")
+    print(f"  instructions per inference     {r['instructions_per_inference']:>12,}")
+    print(
+        f"  instructions per feature frame {r['instructions_per_feature_frame']:>12,}"
+        f"  ({r['feature_load_at_64mhz']:.1%} of a 64 MHz core in real time)"
+    )
+    print(f"  flash (app + model + TFLM)     {r['flash_bytes']:>12,} B")
+    print(
+        f"  RAM (static + heap + stack)    {r['ram_bytes']:>12,} B"
+        f"  (static {r['static_ram_bytes']:,}, heap {r['heap_bytes']:,}, stack {r['stack_bytes']:,})"
+    )
+    print(f"  tensor arena used / reserved   {r['arena_bytes']:>12,} / {r['arena_reserved_bytes']:,} B")
+    if args.json:
+        print(f"  wrote {args.json}")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from host import export
 
@@ -208,6 +241,32 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--model", type=Path, required=True)
     ex.add_argument("--out", type=Path, required=True, help="folder for kws_model.h/.cc and kws_model_ops.h")
     ex.set_defaults(func=cmd_export)
+
+    fw = sub.add_parser("firmware", help="TFLM dependency and firmware builds").add_subparsers(
+        dest="firmware_command", required=True
+    )
+    ft = fw.add_parser("tflm", help="download TFLM at the pinned commit and generate its source trees (internet)")
+    ft.add_argument("--out", type=Path, default=None, help="folder (default: $TFLM_DIR or ~/.cache/kws/tflm/COMMIT)")
+    ft.set_defaults(func=cmd_firmware_tflm)
+    fb = fw.add_parser("build", help="build the native simulator or the QEMU Cortex-M4 image with CMake")
+    fb.add_argument("--board", choices=["native", "qemu_mps2"], default="native")
+    fb.add_argument("--model", type=Path, default=MODELS / "default")
+    fb.add_argument("--wav", type=Path, default=None, help="audio compiled into the QEMU image")
+    fb.add_argument("--build-dir", type=Path, default=Path("build"))
+    fb.set_defaults(func=cmd_firmware_build)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
+    bf = bench.add_parser(
+        "firmware",
+        help="instructions per inference and per feature frame (QEMU), flash, RAM, arena",
+        description="Builds the Cortex-M4 image with CMSIS-NN kernels and the audio compiled in, runs it in "
+        "QEMU's mps2-an386 with the project's instruction-counting plugin, and reports the figures.",
+    )
+    bf.add_argument("--model", type=Path, default=MODELS / "default")
+    bf.add_argument("--wav", type=Path, default=None, help="audio to run (default: a built-in 4 s word stream)")
+    bf.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
+    bf.add_argument("--build-dir", type=Path, default=Path("build"))
+    bf.set_defaults(func=cmd_bench_firmware)
 
     inf = sub.add_parser("info", help="summary of an exported model")
     inf.add_argument("--model", type=Path, default=MODELS / "default")

@@ -143,17 +143,16 @@ def parse_lines(text: str) -> list[dict[str, Any]]:
 
 
 def image_size(elf: Path) -> dict[str, int]:
-    """Flash (text + data) and static RAM (data + bss) of an ELF, from arm-none-eabi-size."""
+    """Flash (text + data, less any test audio compiled in) and static RAM (data + bss) of an ELF."""
     fields = run(["arm-none-eabi-size", "-A", str(elf)])
     sizes = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\.\S+)\s+(\d+)", fields, re.M)}
+    symbols = run(["arm-none-eabi-nm", "-S", str(elf)])
+    audio = sum(
+        int(m.group(1), 16) for m in re.finditer(r"^[0-9a-f]+ ([0-9a-f]+) \w _ZN3kws5audio5kDataE$", symbols, re.M)
+    )
     text = sizes.get(".text", 0) + sizes.get(".ARM.exidx", 0)
     data, bss = sizes.get(".data", 0), sizes.get(".bss", 0)
-    return {
-        "flash_bytes": text + data,
-        "ram_bytes": data + bss,
-        "stack_bytes": sizes.get(".stack", 0),
-        "heap_bytes": sizes.get(".heap", 0),
-    }
+    return {"flash_bytes": text + data - audio, "test_audio_bytes": audio, "static_ram_bytes": data + bss}
 
 
 def symbol_addresses(elf: Path, names: list[str]) -> dict[str, int]:
@@ -205,11 +204,32 @@ def qemu(elf: Path, *, counts: Path | None = None, serial_input: bytes = b"", ti
     return done.stdout.decode(errors="replace")
 
 
-def bench(model_dir: Path, build_root: Path, wav: Path, json_path: Path | None = None) -> dict[str, Any]:
+def bench_audio(path: Path, seconds: int = 4) -> Path:
+    """A fixed test signal: one synthetic word per second over quiet noise (the same on every machine)."""
+    import numpy as np
+
+    from host import synth
+    from host.audio import write_wav
+
+    engine = synth.Engine(0)
+    voices = synth.voices()
+    rng = np.random.default_rng(0)
+    audio = rng.normal(0, 60, seconds * 16000)
+    for i, word in enumerate(("yes", "no", "up", "down", "left", "right", "on", "off")[:seconds]):
+        w = synth.speak(engine, word, voices[i * 37 % len(voices)]).astype(np.float64)[:12000]
+        audio[i * 16000 + 2000 : i * 16000 + 2000 + len(w)] += w * (12000 / (np.abs(w).max() + 1))
+    write_wav(path, np.clip(np.round(audio), -32768, 32767).astype(np.int16))
+    return path
+
+
+def bench(model_dir: Path, build_root: Path, wav: Path | None = None, json_path: Path | None = None) -> dict[str, Any]:
     """Instructions per inference and per feature frame (QEMU, CMSIS-NN), flash and RAM of the Cortex-M4
-    image, arena bytes; printed and optionally written as JSON."""
+    image, arena bytes; optionally written as JSON."""
     from host.audio import read_wav
 
+    if wav is None:
+        Path(build_root).mkdir(parents=True, exist_ok=True)
+        wav = bench_audio(Path(build_root) / "bench.wav")
     samples = len(read_wav(wav))
     meta = json.loads((Path(model_dir) / "model.json").read_text())
     feats = meta["features"]
@@ -222,6 +242,7 @@ def bench(model_dir: Path, build_root: Path, wav: Path, json_path: Path | None =
     lines = parse_lines(qemu(elf, counts=counts_path))
     counts = json.loads(counts_path.read_text())
     hello = next((line for line in lines if line.get("type") == "hello"), {})
+    memory = next((line for line in lines if line.get("type") == "memory"), {})
     size = image_size(elf)
     inference = counts["inference"]
     frame_total = counts["frame"]["total"]
@@ -235,6 +256,10 @@ def bench(model_dir: Path, build_root: Path, wav: Path, json_path: Path | None =
         "feature_frames": frames,
         "feature_load_at_64mhz": frame_total / max(frames, 1) / (64e6 * feats["stride_ms"] / 1000),
         **size,
+        "heap_bytes": memory.get("heap_used", 0),
+        "stack_bytes": memory.get("stack_used", 0),
+        # RAM in use: static data (arena, audio ring, features, buffers) + start-up heap + stack high-water.
+        "ram_bytes": size["static_ram_bytes"] + memory.get("heap_used", 0) + memory.get("stack_used", 0),
         "arena_bytes": hello.get("arena_used", 0),
         "arena_reserved_bytes": hello.get("arena_bytes", 0),
         "detections": [line for line in lines if line.get("type") == "detection"],

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"
 
 namespace kws {
 
@@ -32,10 +31,7 @@ bool FeatureProvider::Init() {
   config.log_scale.enable_log = model::kEnableLog ? 1 : 0;
   config.log_scale.scale_shift = model::kScaleShift;
   if (!ready_) {
-    if (!FrontendPopulateState(&config, &state_, model::kSampleRate)) return false;
-    if (!tables_.Apply(&state_, model::kChannels, model::kLowerBandHz, model::kUpperBandHz, model::kSampleRate)) {
-      return false;
-    }
+    if (!tables_.Populate(config, model::kSampleRate, &state_)) return false;
     ready_ = true;
   }
   Reset();

@@ -1,9 +1,14 @@
 #include "frontend_tables.h"
 
 #include <cmath>
-#include <cstdlib>
+#include <cstring>
 
+#include "tensorflow/lite/experimental/microfrontend/lib/bits.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/fft_util.h"
 #include "tensorflow/lite/experimental/microfrontend/lib/filterbank.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/log_scale_util.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/noise_reduction_util.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/pcan_gain_control_util.h"
 #include "tensorflow/lite/experimental/microfrontend/lib/window.h"
 
 namespace kws {
@@ -22,18 +27,52 @@ int16_t Quantize(double value) { return static_cast<int16_t>(std::floor(value));
 
 }  // namespace
 
-bool FrontendTables::Apply(FrontendState* state, int num_channels, float lower_band_hz, float upper_band_hz,
-                           int sample_rate) {
-  // Window: a Hann window of the library's size in Q12.
-  WindowState& window = state->window;
-  const float arg = static_cast<float>(kPi * 2.0 / static_cast<double>(static_cast<float>(window.size)));
-  for (size_t i = 0; i < window.size; ++i) {
+bool FrontendTables::Populate(const FrontendConfig& config, int sample_rate, FrontendState* state) {
+  std::memset(state, 0, sizeof(*state));
+  if (!PopulateWindow(config.window, sample_rate, &state->window)) return false;
+  if (!FftPopulateState(&state->fft, state->window.size)) return false;
+  FftInit(&state->fft);
+  const int spectrum_size = static_cast<int>(state->fft.fft_size / 2 + 1);
+  if (!PopulateFilterbank(config.filterbank, sample_rate, spectrum_size, &state->filterbank)) return false;
+  if (!NoiseReductionPopulateState(&config.noise_reduction, &state->noise_reduction, state->filterbank.num_channels)) {
+    return false;
+  }
+  const int input_correction_bits =
+      MostSignificantBit32(static_cast<uint32_t>(state->fft.fft_size)) - 1 - (kFilterbankBits / 2);
+  if (!PcanGainControlPopulateState(&config.pcan_gain_control, &state->pcan_gain_control,
+                                    state->noise_reduction.estimate, state->filterbank.num_channels,
+                                    state->noise_reduction.smoothing_bits, input_correction_bits)) {
+    return false;
+  }
+  if (!LogScalePopulateState(&config.log_scale, &state->log_scale)) return false;
+  FrontendReset(state);
+  return true;
+}
+
+bool FrontendTables::PopulateWindow(const WindowConfig& config, int sample_rate, WindowState* window) {
+  // A Hann window in Q12.
+  window->size = config.size_ms * static_cast<size_t>(sample_rate) / 1000;
+  window->step = config.step_size_ms * static_cast<size_t>(sample_rate) / 1000;
+  if (window->size == 0 || window->size > kMaxWindow) return false;
+  window->coefficients = coefficients_;
+  window->input = window_input_;
+  window->output = window_output_;
+  window->input_used = 0;
+  const float arg = static_cast<float>(kPi * 2.0 / static_cast<double>(static_cast<float>(window->size)));
+  for (size_t i = 0; i < window->size; ++i) {
     const float value =
         static_cast<float>(0.5 - 0.5 * std::cos(static_cast<double>(arg) * (static_cast<double>(i) + 0.5)));
-    window.coefficients[i] = Quantize(static_cast<double>(value * (1 << kFrontendWindowBits)) + 0.5);
+    coefficients_[i] = Quantize(static_cast<double>(value * (1 << kFrontendWindowBits)) + 0.5);
   }
+  return true;
+}
 
-  // Filterbank: mel-spaced triangular channels over the FFT bins.
+bool FrontendTables::PopulateFilterbank(const FilterbankConfig& config, int sample_rate, int spectrum_size,
+                                        FilterbankState* fb) {
+  // Mel-spaced triangular channels over the FFT bins.
+  const int num_channels = config.num_channels;
+  const float lower_band_hz = config.lower_band_limit;
+  const float upper_band_hz = config.upper_band_limit;
   const int channels = num_channels + 1;
   if (num_channels <= 0 || static_cast<size_t>(channels) > kMaxChannels + 1) return false;
   float centers[kMaxChannels + 1];
@@ -42,8 +81,6 @@ bool FrontendTables::Apply(FrontendState* state, int num_channels, float lower_b
   const float mel_spacing = mel_span / static_cast<float>(channels);
   for (int i = 0; i < channels; ++i) centers[i] = mel_low + mel_spacing * static_cast<float>(i + 1);
 
-  FilterbankState& fb = state->filterbank;
-  const int spectrum_size = static_cast<int>(state->fft.fft_size / 2 + 1);
   const float hz_per_sbin =
       static_cast<float>(0.5 * sample_rate / static_cast<double>(static_cast<float>(spectrum_size) - 1.0f));
   const int start_index = static_cast<int>(1.5 + static_cast<double>(lower_band_hz / hz_per_sbin));
@@ -97,19 +134,15 @@ bool FrontendTables::Apply(FrontendState* state, int num_channels, float lower_b
     if (frequency > end_index) end_index = frequency;
   }
 
-  std::free(fb.channel_frequency_starts);
-  std::free(fb.channel_weight_starts);
-  std::free(fb.channel_widths);
-  std::free(fb.weights);
-  std::free(fb.unweights);
-  fb.num_channels = num_channels;
-  fb.start_index = start_index;
-  fb.end_index = end_index;
-  fb.channel_frequency_starts = frequency_starts_;
-  fb.channel_weight_starts = weight_starts_;
-  fb.channel_widths = widths_;
-  fb.weights = weights_;
-  fb.unweights = unweights_;
+  fb->num_channels = num_channels;
+  fb->start_index = start_index;
+  fb->end_index = end_index;
+  fb->channel_frequency_starts = frequency_starts_;
+  fb->channel_weight_starts = weight_starts_;
+  fb->channel_widths = widths_;
+  fb->weights = weights_;
+  fb->unweights = unweights_;
+  fb->work = work_;
   return true;
 }
 

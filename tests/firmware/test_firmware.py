@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from host import dataset, evaluate, features, firmware, pipeline, train
 from host.audio import fit_to_length, read_wav, write_wav
@@ -64,3 +65,92 @@ def test_stream_detections_equal_host_streaming_eval(sim: Path, shared_data: Pat
     got = [(d["label"], d["score"], d["time"]) for d in firmware.parse_lines(out.stdout) if d["type"] == "detection"]
     assert len(expected) >= 5
     assert got == expected
+
+
+@pytest.fixture(scope="session")
+def qemu_run(cm4_toolchain: None, build_root: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The Cortex-M4 image (CMSIS-NN) with 6 s of held-out speech compiled in, run in QEMU with the
+    instruction-counting plugin: (audio, UART lines, instruction counts, build folder)."""
+    meta = json.loads((MODEL / "model.json").read_text())
+    data = train.prepare(dataset.load_folder(shared_data, meta["labels"]), progress=False)
+    test = pipeline.by_origin(data.test)["real_speech"]
+    names = [meta["labels"][i] for i in test.labels]
+    audio, _ = evaluate.make_stream(test.audio, names, data.noise, minutes=0.1, gap_s=(0.3, 0.8), seed=5)
+    wav = tmp_path_factory.mktemp("qemu") / "stream.wav"
+    write_wav(wav, audio)
+    build = firmware.build("qemu_mps2", MODEL, build_root / "qemu_mps2", embed_wav=wav)
+    elf = build / "boards" / "qemu_mps2" / "kws_qemu.elf"
+    counts = build / "counts.json"
+    lines = firmware.parse_lines(firmware.qemu(elf, counts=counts))
+    return audio, lines, json.loads(counts.read_text()), build
+
+
+def test_qemu_scores_and_detections_equal_tflm_golden(qemu_run) -> None:
+    audio, lines, _, _ = qemu_run
+    meta = json.loads((MODEL / "model.json").read_text())
+    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
+    tflite = (MODEL / "model.tflite").read_bytes()
+    times, golden = evaluate.stream_results(tflite, audio, "tflm", rcfg, progress=False)
+    scores = [line for line in lines if line["type"] == "scores"]
+    assert [s["time"] for s in scores] == times.tolist()
+    assert np.array_equal(np.array([s["scores"] for s in scores], np.int8), golden)
+    expected = [(d.label, d.score, d.time) for d in evaluate.recognize(meta["labels"], times, golden, rcfg)]
+    got = [(d["label"], d["score"], d["time"]) for d in lines if d["type"] == "detection"]
+    assert got == expected
+    assert lines[-1]["type"] == "done"
+
+
+def test_qemu_counts_and_image_size(qemu_run) -> None:
+    _, lines, counts, build = qemu_run
+    hello = lines[0]
+    assert (
+        hello["type"] == "hello"
+        and hello["hash"] == json.loads((MODEL / "model.json").read_text())["model"]["sha256"][:16]
+    )
+    assert 0 < hello["arena_used"] <= hello["arena_bytes"]
+    inferences = sum(1 for line in lines if line["type"] == "scores")
+    assert counts["inference"]["pairs"] == inferences
+    assert 100_000 < counts["inference"]["min"] <= counts["inference"]["max"] < 50_000_000
+    size = firmware.image_size(build / "boards" / "qemu_mps2" / "kws_qemu.elf")
+    assert size["flash_bytes"] > json.loads((MODEL / "model.json").read_text())["model"]["size_bytes"]
+    assert size["static_ram_bytes"] > hello["arena_bytes"] and size["test_audio_bytes"] > 0
+    memory = next(line for line in lines if line["type"] == "memory")
+    assert 0 < memory["heap_used"] < 16384 and 0 < memory["stack_used"] < 16384
+
+
+def _audio_line(seq: int, samples: np.ndarray, crc_delta: int = 0) -> bytes:
+    import base64
+    import zlib
+
+    raw = samples.astype("<i2").tobytes()
+    crc = (zlib.crc32(raw) + crc_delta) & 0xFFFFFFFF
+    return f"audio {seq} {len(samples)} {crc:08x} {base64.b64encode(raw).decode()}\n".encode()
+
+
+def test_serial_protocol_survives_malformed_input(sim: Path, shared_data: Path) -> None:
+    """Garbage, over-long lines, truncated and corrupted frames get error lines; the valid frames around
+    them give exactly the scores of the same audio streamed cleanly."""
+    clip = fit_to_length(read_wav(sorted((shared_data / "yes").glob("*.wav"))[0]), 16000)
+    audio = np.concatenate([np.zeros(4000, np.int16), clip, np.zeros(4000, np.int16)])
+    frames = [audio[i : i + 500] for i in range(0, len(audio), 500)]
+    noise = [b"\x00\xff garbage \x01\n", b"x" * 5000 + b"\n", b"audio 1 2\n", b"threshold 999\n", b"bogus\n"]
+    clean = b"scores on\n" + b"".join(_audio_line(i, f) for i, f in enumerate(frames))
+    dirty = bytearray(b"scores on\n")
+    for i, f in enumerate(frames):
+        dirty += noise[i % len(noise)]
+        dirty += _audio_line(i, f, crc_delta=1)  # corrupted: dropped
+        dirty += _audio_line(i, f)[:40] + b"\n"  # truncated: dropped
+        dirty += _audio_line(i, f)
+    results = []
+    for data in (clean, bytes(dirty)):
+        run = subprocess.run([sim], input=data, capture_output=True, timeout=120, check=True)
+        results.append(firmware.parse_lines(run.stdout.decode()))
+    clean_lines, dirty_lines = results
+    scores = [[line for line in lines if line["type"] in ("scores", "detection")] for lines in results]
+    assert scores[0] == scores[1] and len(scores[0]) > 5
+    errors = [line["msg"] for line in dirty_lines if line["type"] == "error"]
+    assert len(errors) >= 3 * len(frames)
+    assert {"audio: crc mismatch", "line too long", "unknown command"} <= set(errors)
+    acks = [line["seq"] for line in dirty_lines if line.get("cmd") == "audio"]
+    assert acks == list(range(len(frames)))
+    assert not [line for line in clean_lines if line["type"] == "error"]

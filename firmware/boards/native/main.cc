@@ -136,10 +136,13 @@ int main(int argc, char** argv) {
     std::vector<int16_t> samples;
     if (!ReadWav(wav, &samples)) return 1;
     if (scores) app.OnSerial("scores on\n", 10);
-    for (size_t pos = 0; pos < samples.size(); pos += chunk) {
+    for (size_t pos = 0; pos < samples.size();) {
       const size_t n = samples.size() - pos < chunk ? samples.size() - pos : chunk;
-      app.PushAudio(samples.data() + pos, n);
-      app.Poll();
+      for (size_t queued = 0; queued < n;) {  // a chunk larger than the ring buffer goes in pieces
+        queued += app.PushAudio(samples.data() + pos + queued, n - queued);
+        app.Poll();
+      }
+      pos += n;
     }
     return 0;
   }

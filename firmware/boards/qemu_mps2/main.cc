@@ -7,7 +7,11 @@
 #include "app.h"
 #include "audio_data.h"
 
-extern "C" void semihosting_exit(int code);
+extern "C" {
+void semihosting_exit(int code);
+size_t kws_heap_used();
+size_t kws_stack_used();
+}
 
 namespace {
 
@@ -39,12 +43,20 @@ int main() {
   board.write = UartWrite;
   if (!app.Init(board)) return 2;
   if (kws::audio::kSamples > 0) {
+    app.OnSerial("scores on\n", 10);  // every inference's scores, to compare with the host's TFLM golden
     constexpr size_t kChunk = 256;  // as a microphone DMA buffer would deliver it
     for (size_t pos = 0; pos < kws::audio::kSamples; pos += kChunk) {
       const size_t n = kws::audio::kSamples - pos < kChunk ? kws::audio::kSamples - pos : kChunk;
       app.PushAudio(kws::audio::kData + pos, n);
       app.Poll();
     }
+    kws::protocol::JsonLine memory("memory");
+    memory.Int("heap_used", static_cast<long long>(kws_heap_used()))
+        .Int("stack_used", static_cast<long long>(kws_stack_used()))
+        .Int("arena_used", static_cast<long long>(app.arena_used()));
+    size_t length = 0;
+    const char* text = memory.Finish(&length);
+    UartWrite(text, length);
     static const char kDone[] = "{\"type\":\"done\"}\n";
     UartWrite(kDone, sizeof(kDone) - 1);
     return 0;

@@ -3,7 +3,7 @@
 #include <cstdint>
 
 extern "C" {
-extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
+extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_bottom, __stack_top;
 extern uint8_t __heap_start, __heap_end;
 extern void (*__preinit_array_start[])(), (*__preinit_array_end[])();
 extern void (*__init_array_start[])(), (*__init_array_end[])();
@@ -20,7 +20,13 @@ __attribute__((used, section(".vectors"))) const void* const kVectors[16] = {
     reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler), nullptr,
     reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler)};
 
+constexpr uint32_t kStackPaint = 0xA5A5A5A5u;
+
 void Reset_Handler() {
+  // Paint the stack below the current frame so its high-water mark can be measured.
+  uint32_t* sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  for (uint32_t* p = &__stack_bottom; p < sp - 16; ++p) *p = kStackPaint;
   uint32_t* src = &__data_load;
   for (uint32_t* dst = &__data_start; dst < &__data_end;) *dst++ = *src++;
   for (uint32_t* dst = &__bss_start; dst < &__bss_end;) *dst++ = 0;
@@ -46,12 +52,21 @@ void semihosting_exit(int code) {
 }
 
 // newlib's heap, bounded by the linker script; used only at start-up (the frontend's tables).
+static uint8_t* heap_brk = &__heap_start;
+
 void* _sbrk(ptrdiff_t increment) {
-  static uint8_t* brk = &__heap_start;
-  if (increment < 0 || brk + increment > &__heap_end) return reinterpret_cast<void*>(-1);
-  uint8_t* previous = brk;
-  brk += increment;
+  if (increment < 0 || heap_brk + increment > &__heap_end) return reinterpret_cast<void*>(-1);
+  uint8_t* previous = heap_brk;
+  heap_brk += increment;
   return previous;
+}
+
+size_t kws_heap_used() { return static_cast<size_t>(heap_brk - &__heap_start); }
+
+size_t kws_stack_used() {
+  const uint32_t* p = &__stack_bottom;
+  while (p < &__stack_top && *p == kStackPaint) ++p;
+  return static_cast<size_t>(reinterpret_cast<const uint8_t*>(&__stack_top) - reinterpret_cast<const uint8_t*>(p));
 }
 
 // Minimal system calls for newlib (no files; output goes through the UART explicitly).

@@ -2,6 +2,11 @@
 #pragma once
 
 #include "kws_model.h"
+#include "tensorflow/lite/micro/kernels/conv.h"
+#include "tensorflow/lite/micro/kernels/depthwise_conv.h"
+#include "tensorflow/lite/micro/kernels/fully_connected.h"
+#include "tensorflow/lite/micro/kernels/pooling.h"
+#include "tensorflow/lite/micro/kernels/softmax.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 
 namespace kws::model {
@@ -9,11 +14,11 @@ namespace kws::model {
 using OpResolver = tflite::MicroMutableOpResolver<kOpCount>;
 
 inline TfLiteStatus RegisterOps(OpResolver& resolver) {
-  if (resolver.AddAveragePool2D() != kTfLiteOk) return kTfLiteError;
-  if (resolver.AddConv2D() != kTfLiteOk) return kTfLiteError;
-  if (resolver.AddDepthwiseConv2D() != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddAveragePool2D(tflite::Register_AVERAGE_POOL_2D_INT8()) != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddConv2D(tflite::Register_CONV_2D_INT8()) != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddDepthwiseConv2D(tflite::Register_DEPTHWISE_CONV_2D_INT8()) != kTfLiteOk) return kTfLiteError;
   if (resolver.AddReshape() != kTfLiteOk) return kTfLiteError;
-  if (resolver.AddSoftmax() != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddSoftmax(tflite::Register_SOFTMAX_INT8()) != kTfLiteOk) return kTfLiteError;
   return kTfLiteOk;
 }
 
