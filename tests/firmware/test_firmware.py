@@ -154,3 +154,53 @@ def test_serial_protocol_survives_malformed_input(sim: Path, shared_data: Path) 
     acks = [line["seq"] for line in dirty_lines if line.get("cmd") == "audio"]
     assert acks == list(range(len(frames)))
     assert not [line for line in clean_lines if line["type"] == "error"]
+
+
+def test_qemu_fed_over_uart_gives_golden_scores(cm4_toolchain: None, build_root: Path, shared_data: Path) -> None:
+    """The Cortex-M4 image without compiled-in audio, fed the protocol's audio frames (and some garbage)
+    over UART0: acknowledged frames, error lines for the garbage, int8 scores equal to TFLM's."""
+    import os
+    import select
+    import time
+
+    build = firmware.build("qemu_mps2", MODEL, build_root / "qemu_mps2_uart")
+    clip = fit_to_length(read_wav(sorted((shared_data / "no").glob("*.wav"))[0]), 16000)
+    audio = np.concatenate([np.zeros(3000, np.int16), clip])
+    frames = [audio[i : i + 400] for i in range(0, len(audio), 400)]
+    data = b"scores on\n" + b"".join(b"junk!\n" + _audio_line(i, f) for i, f in enumerate(frames))
+    cmd = [
+        "qemu-system-arm",
+        "-M",
+        "mps2-an386",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+        str(build / "boards/qemu_mps2/kws_qemu.elf"),
+    ]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    received = b""
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(data)
+        proc.stdin.flush()
+        deadline = time.time() + 120
+        while time.time() < deadline and f'"seq":{len(frames) - 1},'.encode() not in received:
+            if select.select([proc.stdout], [], [], 0.5)[0]:
+                received += os.read(proc.stdout.fileno(), 65536)
+    finally:
+        proc.kill()
+        proc.wait()
+    lines = firmware.parse_lines(received.decode())
+    assert [line["seq"] for line in lines if line.get("cmd") == "audio"] == list(range(len(frames)))
+    assert sum(1 for line in lines if line.get("msg") == "unknown command") == len(frames)
+    meta = json.loads((MODEL / "model.json").read_text())
+    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
+    times, golden = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
+    scores = [line for line in lines if line["type"] == "scores"]
+    assert [s["time"] for s in scores] == times.tolist() and len(scores) > 0
+    assert np.array_equal(np.array([s["scores"] for s in scores], np.int8), golden)
