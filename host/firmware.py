@@ -173,28 +173,22 @@ def plugin(build_dir: Path) -> Path:
     return out
 
 
-def qemu(elf: Path, *, counts: Path | None = None, serial_input: bytes = b"", timeout: float = 600) -> str:
-    """Run an image in QEMU's mps2-an386 until it exits through semihosting; returns what UART0 printed."""
-    cmd = [
-        "qemu-system-arm",
-        "-M",
-        "mps2-an386",
-        "-nographic",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-semihosting-config",
-        "enable=on,target=native",
-        "-kernel",
-        str(elf),
-    ]
+def qemu_command(elf: Path) -> list[str]:
+    """QEMU's mps2-an386 (Cortex-M4) running `elf` headless: UART0 on stdin/stdout, semihosting to exit."""
+    return ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "stdio",
+            "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]  # fmt: skip
+
+
+def qemu(elf: Path, *, counts: Path | None = None, timeout: float = 600) -> str:
+    """Run an image until it exits through semihosting; returns what UART0 printed. With `counts`, the
+    project's plugin writes the instructions executed between the marker functions to that file."""
+    cmd = qemu_command(elf)
     if counts is not None:
         marks = symbol_addresses(elf, [f"kws_marker_{k}_{e}" for k in ("frame", "inference") for e in ("begin", "end")])
         args = ",".join(f"{k.removeprefix('kws_marker_')}={v:#x}" for k, v in marks.items())
         cmd += ["-plugin", f"{plugin(elf.parent)},out={counts},{args}"]
     try:
-        done = subprocess.run(cmd, input=serial_input, capture_output=True, timeout=timeout)
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     except FileNotFoundError:
         raise KwsError("qemu-system-arm is not installed (Debian: apt-get install qemu-system-arm)") from None
     except subprocess.TimeoutExpired:

@@ -168,20 +168,7 @@ def test_qemu_fed_over_uart_gives_golden_scores(cm4_toolchain: None, build_root:
     audio = np.concatenate([np.zeros(3000, np.int16), clip])
     frames = [audio[i : i + 400] for i in range(0, len(audio), 400)]
     data = b"scores on\n" + b"".join(b"junk!\n" + _audio_line(i, f) for i, f in enumerate(frames))
-    cmd = [
-        "qemu-system-arm",
-        "-M",
-        "mps2-an386",
-        "-nographic",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-semihosting-config",
-        "enable=on,target=native",
-        "-kernel",
-        str(build / "boards/qemu_mps2/kws_qemu.elf"),
-    ]
+    cmd = firmware.qemu_command(build / "boards/qemu_mps2/kws_qemu.elf")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     received = b""
     try:

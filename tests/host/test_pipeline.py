@@ -156,58 +156,21 @@ def test_export_is_atomic(small_model: Path, tmp_path: Path) -> None:
 
 
 def test_cli_bad_input_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["pipeline", "--keywords", ",", "--out", str(tmp_path / "m")]) == 1
+    def pipeline(keywords: str, *data: str) -> int:
+        extra = ["--data", *data, "--no-synthetic"] if data else []
+        return cli.main(["pipeline", "--keywords", keywords, *extra, "--out", str(tmp_path / "m")])
+
+    assert pipeline(",") == 1
     assert "keyword list is empty" in capsys.readouterr().err
+    folder = str(tmp_path / "d")
     write_wav(tmp_path / "d" / "yes" / "a_nohash_0.wav", np.zeros(16000, np.int16))
-    assert (
-        cli.main(
-            [
-                "pipeline",
-                "--keywords",
-                "yes,no",
-                "--data",
-                str(tmp_path / "d"),
-                "--no-synthetic",
-                "--out",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 1
-    )
+    assert pipeline("yes,no", folder) == 1
     assert "no clips for ['no']" in capsys.readouterr().err
-    assert (
-        cli.main(
-            [
-                "pipeline",
-                "--keywords",
-                "yes",
-                "--data",
-                str(tmp_path / "d"),
-                "--no-synthetic",
-                "--out",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 1
-    )
+    assert pipeline("yes", folder) == 1
     assert "no `_unknown_` clips" in capsys.readouterr().err
     write_wav(tmp_path / "d" / "cat" / "c_nohash_0.wav", np.zeros(16000, np.int16))
     (tmp_path / "d" / "yes" / "b_nohash_0.wav").write_bytes(b"RIFF....garbage")
-    assert (
-        cli.main(
-            [
-                "pipeline",
-                "--keywords",
-                "yes",
-                "--data",
-                str(tmp_path / "d"),
-                "--no-synthetic",
-                "--out",
-                str(tmp_path / "m"),
-            ]
-        )
-        == 1
-    )
+    assert pipeline("yes", folder) == 1
     assert "b_nohash_0.wav" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
 
