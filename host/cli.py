@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from host import __version__
-from host.config import STANDARD_KEYWORDS
+from host.config import FEATURES, STANDARD_KEYWORDS
 from host.util import KwsError, atomic_write_json
 
 MODELS = Path("models")
@@ -148,6 +148,35 @@ def cmd_bench_firmware(args: argparse.Namespace) -> None:
         print(f"  wrote {args.json}")
 
 
+def cmd_flash(args: argparse.Namespace) -> None:
+    from host import flash
+
+    flash.flash(args.model, args.env, args.port, args.dry_run)
+
+
+def cmd_monitor(args: argparse.Namespace) -> None:
+    from host import monitor
+
+    monitor.monitor(args.port, baud=args.baud, json_out=args.json, csv_path=args.csv, duration=args.seconds)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from host import monitor
+
+    results = monitor.run_files(args.port, args.files, baud=args.baud)
+    failed = []
+    for path, detections in results.items():
+        found = ", ".join(
+            f"{d['label']} ({d['score']}) at {d['time'] / FEATURES.sample_rate:.2f} s" for d in detections
+        )
+        print(f"{path}: {found or 'no detection'}")
+        labels = {d["label"] for d in detections}
+        if args.expect and labels != {args.expect}:
+            failed.append(path)
+    if failed:
+        raise KwsError(f"{len(failed)} of {len(results)} file(s) did not give exactly {args.expect!r}")
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from host import export
 
@@ -267,6 +296,33 @@ def parser() -> argparse.ArgumentParser:
     bf.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     bf.add_argument("--build-dir", type=Path, default=Path("build"))
     bf.set_defaults(func=cmd_bench_firmware)
+
+    fl = sub.add_parser("flash", help="build and upload the firmware to a Nano 33 BLE (same as host/flash.py)")
+    fl.add_argument("--port", help="serial port (default: found by USB id)")
+    fl.add_argument("--model", type=Path, default=MODELS / "default")
+    fl.add_argument("--env", default="nano33ble", choices=["nano33ble", "nano33ble_sense"])
+    fl.add_argument("--dry-run", action="store_true", help="print every command instead of running it")
+    fl.set_defaults(func=cmd_flash)
+
+    mo = sub.add_parser(
+        "monitor",
+        help="live view of a board's predictions over serial",
+        description="Shows the firmware's scores, detections and timing; reconnects when the board is unplugged "
+        "and plugged in again. PORT is a device or any pyserial URL (socket://host:port, a pseudo-terminal).",
+    )
+    mo.add_argument("--port", required=True)
+    mo.add_argument("--baud", type=int, default=115200)
+    mo.add_argument("--json", action="store_true", help="print the firmware's JSON lines instead of the view")
+    mo.add_argument("--csv", type=Path, help="append detections to this CSV file (host and device time)")
+    mo.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    mo.set_defaults(func=cmd_monitor)
+
+    ru = sub.add_parser("run", help="feed WAV files to a board over serial and print its detections")
+    ru.add_argument("--port", required=True)
+    ru.add_argument("--baud", type=int, default=115200)
+    ru.add_argument("--expect", help="pass/fail: every file must give detections of this label and no other")
+    ru.add_argument("files", type=Path, nargs="+")
+    ru.set_defaults(func=cmd_run)
 
     inf = sub.add_parser("info", help="summary of an exported model")
     inf.add_argument("--model", type=Path, default=MODELS / "default")

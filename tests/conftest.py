@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "default"
 SHARED = Path(os.environ.get("KWS_SHARED_DATA", ROOT.parent / "shared" / "data" / "speech_commands"))
 
 
@@ -58,3 +63,57 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Pa
     ]
     assert cli.main(argv) == 0
     return out
+
+
+def tflm_or_skip(kernels: str) -> None:
+    from host import firmware
+    from host.util import KwsError
+
+    try:
+        firmware.tflm_tree(kernels)
+    except KwsError:
+        pytest.skip(f"no TFLM {kernels} tree (set TFLM_DIR, or run `kws firmware tflm`)")
+
+
+@pytest.fixture(scope="session")
+def build_root() -> Path:
+    """Builds persist between runs (incremental) in $KWS_BUILD_DIR, default build/ in the repository."""
+    root = Path(os.environ.get("KWS_BUILD_DIR", ROOT / "build"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def native(build_root: Path) -> Path:
+    """The native build (simulator + core unit tests) of the shipped model."""
+    from host import firmware
+
+    tflm_or_skip("reference")
+    if not shutil.which("cmake"):
+        pytest.skip("cmake not installed")
+    return firmware.build("native", MODEL, build_root / "native")
+
+
+@pytest.fixture(scope="session")
+def sim(native: Path) -> Path:
+    return native / "boards" / "native" / "kws_sim"
+
+
+@pytest.fixture
+def board(sim: Path) -> Iterator[callable]:
+    """Start simulated boards (the native firmware on a pseudo-terminal); they are stopped afterwards."""
+    procs = []
+
+    def start(*args: str) -> str:
+        proc = subprocess.Popen([sim, "--pty", *args], stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.match(r"pty: (\S+)", line)
+        assert match, line
+        return match.group(1)
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()

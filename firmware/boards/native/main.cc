@@ -4,7 +4,12 @@
 //                                protocol lines on stdout
 //   kws_sim --wav FILE [--scores] [--chunk N]
 //                                stream a 16 kHz mono 16-bit WAV through the app, N samples at a time
+//   kws_sim --pty [--wav FILE]   serial mode on a new pseudo-terminal (its path is printed on stderr): a
+//                                board on a serial port, for pyserial and the host tools; with --wav it
+//                                first streams the file as a microphone would
 //   kws_sim --clips FILE...      for each clip from a fresh state: its int8 features and int8 scores
+#include <fcntl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,9 +21,12 @@
 
 namespace {
 
+int g_in = STDIN_FILENO;
+int g_out = STDOUT_FILENO;
+
 void WriteOut(const char* data, size_t length) {
   while (length > 0) {
-    const ssize_t n = write(STDOUT_FILENO, data, length);
+    const ssize_t n = write(g_out, data, length);
     if (n <= 0) return;
     data += n;
     length -= static_cast<size_t>(n);
@@ -109,30 +117,53 @@ int RunClips(int count, char** paths) {
 
 }  // namespace
 
+// A pseudo-terminal in raw mode; the simulator keeps both ends open, so a host can come and go.
+bool OpenPty() {
+  const int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return false;
+  const char* name = ptsname(master);
+  const int slave = name != nullptr ? open(name, O_RDWR | O_NOCTTY) : -1;
+  termios raw;
+  if (slave < 0 || tcgetattr(slave, &raw) != 0) return false;
+  cfmakeraw(&raw);
+  if (tcsetattr(slave, TCSANOW, &raw) != 0) return false;
+  g_in = g_out = master;
+  std::fprintf(stderr, "pty: %s\n", name);
+  std::fflush(stderr);
+  return true;
+}
+
 int main(int argc, char** argv) {
   const char* wav = nullptr;
   bool scores = false;
+  bool pty = false;
   size_t chunk = 160;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--clips") == 0) return RunClips(argc - i - 1, argv + i + 1);
     if (std::strcmp(argv[i], "--wav") == 0 && i + 1 < argc) {
       wav = argv[++i];
+    } else if (std::strcmp(argv[i], "--pty") == 0) {
+      pty = true;
     } else if (std::strcmp(argv[i], "--scores") == 0) {
       scores = true;
     } else if (std::strcmp(argv[i], "--chunk") == 0 && i + 1 < argc) {
       chunk = static_cast<size_t>(std::strtoul(argv[++i], nullptr, 10));
       if (chunk == 0 || chunk > 16000) chunk = 160;
     } else {
-      std::fprintf(stderr, "usage: kws_sim [--wav FILE [--scores] [--chunk N]] | [--clips FILE...]\n");
+      std::fprintf(stderr, "usage: kws_sim [--pty] | [--wav FILE [--scores] [--chunk N]] | [--clips FILE...]\n");
       return 2;
     }
+  }
+  if (pty && !OpenPty()) {
+    std::fprintf(stderr, "kws_sim: cannot create a pseudo-terminal\n");
+    return 2;
   }
   static kws::App app;
   kws::Board board;
   board.name = "native";
   board.write = WriteOut;
   if (!app.Init(board)) return 2;
-  if (wav != nullptr) {
+  if (wav != nullptr) {  // with --pty: a board with a microphone, then a serial line until killed
     std::vector<int16_t> samples;
     if (!ReadWav(wav, &samples)) return 1;
     if (scores) app.OnSerial("scores on\n", 10);
@@ -144,11 +175,11 @@ int main(int argc, char** argv) {
       }
       pos += n;
     }
-    return 0;
+    if (!pty) return 0;
   }
   char buffer[4096];
   for (;;) {
-    const ssize_t n = read(STDIN_FILENO, buffer, sizeof(buffer));
+    const ssize_t n = read(g_in, buffer, sizeof(buffer));
     if (n <= 0) return 0;
     app.OnSerial(buffer, static_cast<size_t>(n));
   }
