@@ -81,7 +81,7 @@ def test_monitor_json_and_csv(board, speech, tmp_path: Path) -> None:
     wav, audio = speech
     expected = _host_detections(audio)
     log = tmp_path / "detections.csv"
-    thread, out, err = _monitor_in_thread(board("--wav", str(wav)), 4.0, json_out=True, csv_path=log)
+    thread, out, err = _monitor_in_thread(board("--wav", str(wav), "--speed", "8"), 4.0, json_out=True, csv_path=log)
     thread.join()
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert any(m["type"] == "hello" for m in lines)
@@ -95,15 +95,15 @@ def test_monitor_json_and_csv(board, speech, tmp_path: Path) -> None:
 def test_monitor_survives_unplug(board, speech, tmp_path: Path) -> None:
     wav, _ = speech
     link = tmp_path / "ttyACM0"
-    first = board("--wav", str(wav))
+    first = board("--wav", str(wav), "--speed", "8")
     link.symlink_to(first)
     thread, _, err = _monitor_in_thread(str(link), 6.0)
     time.sleep(1.5)
     # Unplug: the simulator process goes away (its pseudo-terminal with it), then a new one appears.
-    os.system(f"pkill -f 'kws_sim --pty --wav {wav}' >/dev/null 2>&1")
+    os.system(f"pkill -f 'kws_sim --pty --wav {wav} --speed 8' >/dev/null 2>&1")
     time.sleep(0.5)
     link.unlink()
-    link.symlink_to(board("--wav", str(wav)))
+    link.symlink_to(board("--wav", str(wav), "--speed", "8"))
     thread.join()
     text = err.getvalue()
     assert "disconnected" in text and "reconnected to" in text

@@ -4,9 +4,10 @@
 //                                protocol lines on stdout
 //   kws_sim --wav FILE [--scores] [--chunk N]
 //                                stream a 16 kHz mono 16-bit WAV through the app, N samples at a time
-//   kws_sim --pty [--wav FILE]   serial mode on a new pseudo-terminal (its path is printed on stderr): a
-//                                board on a serial port, for pyserial and the host tools; with --wav it
-//                                first streams the file as a microphone would
+//   kws_sim --pty [--wav FILE [--speed X]]
+//                                serial mode on a new pseudo-terminal (its path is printed on stderr): a
+//                                board on a serial port, for pyserial and the host tools; with --wav the
+//                                file plays as a microphone would, at X × real time, once the host speaks
 //   kws_sim --clips FILE...      for each clip from a fresh state: its int8 features and int8 scores
 #include <fcntl.h>
 #include <termios.h>
@@ -137,11 +138,15 @@ int main(int argc, char** argv) {
   const char* wav = nullptr;
   bool scores = false;
   bool pty = false;
+  double speed = 1.0;
   size_t chunk = 160;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--clips") == 0) return RunClips(argc - i - 1, argv + i + 1);
     if (std::strcmp(argv[i], "--wav") == 0 && i + 1 < argc) {
       wav = argv[++i];
+    } else if (std::strcmp(argv[i], "--speed") == 0 && i + 1 < argc) {
+      speed = std::strtod(argv[++i], nullptr);
+      if (!(speed > 0.0 && speed <= 1000.0)) speed = 1.0;
     } else if (std::strcmp(argv[i], "--pty") == 0) {
       pty = true;
     } else if (std::strcmp(argv[i], "--scores") == 0) {
@@ -150,7 +155,8 @@ int main(int argc, char** argv) {
       chunk = static_cast<size_t>(std::strtoul(argv[++i], nullptr, 10));
       if (chunk == 0 || chunk > 16000) chunk = 160;
     } else {
-      std::fprintf(stderr, "usage: kws_sim [--pty] | [--wav FILE [--scores] [--chunk N]] | [--clips FILE...]\n");
+      std::fprintf(stderr,
+                   "usage: kws_sim [--pty] [--wav FILE [--scores] [--chunk N] [--speed X]] | --clips FILE...\n");
       return 2;
     }
   }
@@ -163,10 +169,18 @@ int main(int argc, char** argv) {
   board.name = "native";
   board.write = WriteOut;
   if (!app.Init(board)) return 2;
-  if (wav != nullptr) {  // with --pty: a board with a microphone, then a serial line until killed
+  char buffer[4096];
+  if (wav != nullptr) {
     std::vector<int16_t> samples;
     if (!ReadWav(wav, &samples)) return 1;
     if (scores) app.OnSerial("scores on\n", 10);
+    // On a pseudo-terminal the file plays like a microphone: paced at --speed × real time, from the host's
+    // first command on (so a host that has just connected sees it all), with commands served meanwhile.
+    if (pty) {
+      const ssize_t n = read(g_in, buffer, sizeof(buffer));
+      if (n > 0) app.OnSerial(buffer, static_cast<size_t>(n));
+      fcntl(g_in, F_SETFL, fcntl(g_in, F_GETFL) | O_NONBLOCK);
+    }
     for (size_t pos = 0; pos < samples.size();) {
       const size_t n = samples.size() - pos < chunk ? samples.size() - pos : chunk;
       for (size_t queued = 0; queued < n;) {  // a chunk larger than the ring buffer goes in pieces
@@ -174,10 +188,15 @@ int main(int argc, char** argv) {
         app.Poll();
       }
       pos += n;
+      if (pty) {
+        const ssize_t got = read(g_in, buffer, sizeof(buffer));
+        if (got > 0) app.OnSerial(buffer, static_cast<size_t>(got));
+        usleep(static_cast<useconds_t>(1e6 * static_cast<double>(n) / kws::model::kSampleRate / speed));
+      }
     }
     if (!pty) return 0;
+    fcntl(g_in, F_SETFL, fcntl(g_in, F_GETFL) & ~O_NONBLOCK);
   }
-  char buffer[4096];
   for (;;) {
     const ssize_t n = read(g_in, buffer, sizeof(buffer));
     if (n <= 0) return 0;
