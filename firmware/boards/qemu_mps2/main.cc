@@ -8,7 +8,6 @@
 #include "audio_data.h"
 
 extern "C" {
-void semihosting_exit(int code);
 size_t kws_heap_used();
 size_t kws_stack_used();
 }
