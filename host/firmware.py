@@ -27,7 +27,7 @@ KERNELS = {
 }
 # Headers the CMSIS-NN tree needs but create_tflm_tree.py leaves out (relative to the make downloads).
 CMSIS_EXTRA = ("cmsis/CMSIS/Core/Include/m-profile", "cmsis/Cortex_DFP/Device/ARMCM4/Include")
-BOARDS = {"native": "reference", "qemu_mps2": "cmsis_nn"}
+BOARDS = {"native": "reference", "qemu_mps2": "cmsis_nn", "nrf52840": "cmsis_nn"}
 MICROFRONTEND = "tensorflow/lite/experimental/microfrontend/lib"
 
 
@@ -118,11 +118,10 @@ def build(board: str, model_dir: Path, build_dir: Path, embed_wav: Path | None =
         f"-DKWS_MODEL_DIR={sources.resolve()}",
         f"-DKWS_BOARD={board}",
     ]
+    if board != "native":
+        cmd.append(f"-DCMAKE_TOOLCHAIN_FILE={FIRMWARE / 'cmake' / 'arm-none-eabi.cmake'}")
     if board == "qemu_mps2":
-        cmd += [
-            f"-DCMAKE_TOOLCHAIN_FILE={FIRMWARE / 'cmake' / 'arm-none-eabi.cmake'}",
-            f"-DKWS_EMBED_WAV={Path(embed_wav).resolve() if embed_wav else ''}",
-        ]
+        cmd.append(f"-DKWS_EMBED_WAV={Path(embed_wav).resolve() if embed_wav else ''}")
     if shutil.which("ccache"):
         cmd += ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
     run(cmd)

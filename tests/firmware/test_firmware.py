@@ -4,6 +4,7 @@ streaming detections equal to the host's streaming evaluation, the Cortex-M4 ima
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -191,3 +192,21 @@ def test_qemu_fed_over_uart_gives_golden_scores(cm4_toolchain: None, build_root:
     scores = [line for line in lines if line["type"] == "scores"]
     assert [s["time"] for s in scores] == times.tolist() and len(scores) > 0
     assert np.array_equal(np.array([s["scores"] for s in scores], np.int8), golden)
+
+
+def test_nrf52840_image_for_renode_and_bossac(cm4_toolchain: None, build_root: Path) -> None:
+    """The bare-metal nRF52840 image: built without warnings, linked after the Arduino bootloader with its
+    vector table at 0x10000 pointing at the UARTE0 and PDM interrupt handlers."""
+    build = firmware.build("nrf52840", MODEL, build_root / "nrf52840")
+    elf = build / "boards" / "nrf52840" / "kws_nrf52840.elf"
+    symbols = firmware.symbol_addresses(elf, ["Reset_Handler", "UARTE0_IRQHandler", "PDM_IRQHandler"])
+    dump = subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "--only-section=.text", str(elf), "/dev/stdout"],
+                          capture_output=True, check=True).stdout  # fmt: skip
+    vectors = np.frombuffer(dump[: 64 * 4], "<u4")
+    assert 0x20000000 < vectors[0] <= 0x20040000  # initial stack pointer in RAM
+    assert vectors[1] == symbols["Reset_Handler"] | 1 and vectors[1] >= 0x10000
+    assert vectors[16 + 2] == symbols["UARTE0_IRQHandler"] | 1
+    assert vectors[16 + 29] == symbols["PDM_IRQHandler"] | 1
+    headers = subprocess.run(["arm-none-eabi-readelf", "-S", str(elf)], capture_output=True, text=True).stdout
+    assert re.search(r"\.text\s+PROGBITS\s+00010000", headers)
+    assert firmware.image_size(elf)["flash_bytes"] < 160 * 1024
