@@ -7,12 +7,12 @@ namespace kws::protocol {
 
 LineReader::Status LineReader::Push(char c) {
   if (complete_) Clear();
-  if (c == '\r') return Status::kPending;
-  if (c == '\n') {
+  if (c == '\n' || c == '\r') {  // either ends a line (terminals send CR); the empty line of CRLF is skipped
     if (overflow_) {
       Clear();
       return Status::kOverflow;
     }
+    if (length_ == 0) return Status::kPending;
     buffer_[length_] = '\0';
     complete_ = true;
     return Status::kLine;

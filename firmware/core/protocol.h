@@ -22,8 +22,8 @@ constexpr int kVersion = 1;
 constexpr size_t kMaxFrameSamples = 512;
 constexpr size_t kMaxLine = 16 + 3 * 11 + ((kMaxFrameSamples * 2 + 2) / 3) * 4 + 8;  // an audio line fits
 
-// Assembles lines from a byte stream. '\r' is ignored; a line longer than kMaxLine is discarded up to
-// its newline and reported once as kOverflow.
+// Assembles lines from a byte stream. CR or LF ends a line (empty lines are skipped); a line longer than
+// kMaxLine is discarded up to its end and reported once as kOverflow.
 class LineReader {
  public:
   enum class Status { kPending, kLine, kOverflow };

@@ -161,9 +161,11 @@ void TestProtocol() {
   int overflows = 0;
   for (char c : big + "\n") overflows += reader.Push(c) == kws::protocol::LineReader::Status::kOverflow;
   CHECK(overflows == 1);
-  kws::protocol::LineReader::Status status = kws::protocol::LineReader::Status::kPending;
-  for (char c : std::string("info\r\n")) status = reader.Push(c);
-  CHECK(status == kws::protocol::LineReader::Status::kLine && std::string(reader.line()) == "info");
+  std::vector<std::string> lines;  // CR, LF and CRLF each end a line; empty lines are skipped
+  for (char c : std::string("info\r\nreset\rscores on\n\n")) {
+    if (reader.Push(c) == kws::protocol::LineReader::Status::kLine) lines.emplace_back(reader.line());
+  }
+  CHECK((lines == std::vector<std::string>{"info", "reset", "scores on"}));
 
   // JSON output escapes and never emits a broken object.
   kws::protocol::JsonLine line("t");

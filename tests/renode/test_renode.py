@@ -1,0 +1,68 @@
+"""Renode: the bare-metal nRF52840 image on Renode's Arduino Nano 33 BLE, driven by tests/renode/kws.robot."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host import evaluate, firmware
+from host.audio import fit_to_length, read_wav
+from host.config import RecognizerConfig
+from tests.conftest import MODEL, tflm_or_skip
+
+HERE = Path(__file__).resolve().parent
+
+
+def renode_test() -> Path:
+    exe = os.environ.get("RENODE_TEST") or shutil.which("renode-test")
+    if not exe:
+        pytest.skip("renode-test not installed (see README: Renode)")
+    return Path(exe).resolve()
+
+
+def local_platform(renode_root: Path, dest: Path) -> Path:
+    """Renode's Nano 33 BLE platform without the line that downloads an SVD file (no network here)."""
+    cpu = (renode_root / "platforms/cpus/nrf52840.repl").read_text()
+    (dest / "nrf52840.repl").write_text("\n".join(line for line in cpu.splitlines() if "ApplySVD" not in line) + "\n")
+    board = (renode_root / "platforms/boards/arduino_nano_33_ble.repl").read_text()
+    board = board.replace('using "platforms/cpus/nrf52840.repl"', f'using "{dest / "nrf52840.repl"}"')
+    (dest / "nano33ble.repl").write_text(board)
+    return dest / "nano33ble.repl"
+
+
+def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> None:
+    exe = renode_test()
+    tflm_or_skip("cmsis_nn")
+    root = next((p for p in exe.parents if (p / "platforms/boards/arduino_nano_33_ble.repl").exists()), None)
+    assert root is not None, f"no Renode platforms next to {exe}"
+    elf = firmware.build("nrf52840", MODEL, build_root / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
+    clip = fit_to_length(read_wav(sorted((shared_data / "yes").glob("*.wav"))[0]), 16000)
+    audio = np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(16000, np.int16)])
+    pcm = tmp_path / "yes.pcm"
+    pcm.write_bytes(audio.astype("<i2").tobytes())  # what `pdm SetInputFile` plays: 16-bit mono PCM
+    # The detection the host's streaming evaluation finds in the same audio: label, score and time.
+    meta = json.loads((MODEL / "model.json").read_text())
+    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
+    times, scores = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
+    first = evaluate.recognize(meta["labels"], times, scores, rcfg)[0]
+    variables = {
+        "ELF": elf,
+        "REPL": local_platform(root, tmp_path),
+        "WAV": pcm,
+        "DETECTION": f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}',
+    }
+    cmd = [str(exe), str(HERE / "kws.robot"), "--results-dir", str(tmp_path / "results")]
+    for k, v in variables.items():
+        cmd += ["--variable", f"{k}:{v}"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # Renode removes /tmp/renode-* folders it does not own
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report[-4000:]
+    assert not re.search(r"\bfailed\b.*[1-9]", report.splitlines()[-1] if report else "")
