@@ -44,3 +44,14 @@ Malformed Serial Input Gets Errors And The Firmware Keeps Working
     Wait For Line On Uart   "cmd":"threshold","threshold":200    treatAsRegex=true
     Write Line To Uart      info    waitForEcho=false
     Wait For Line On Uart   "type":"hello".*"threshold":200    treatAsRegex=true
+
+Counts Instructions Per Inference
+    Create Nano 33 BLE
+    Execute Command         sysbus.pdm SetInputFile @${WAV}
+    Execute Command         python "import __builtin__; __builtin__.kws_counts = []"
+    Execute Command         sysbus.cpu AddHook ${INFERENCE_BEGIN} "import __builtin__; __builtin__.kws_start = self.ExecutedInstructions"
+    Execute Command         sysbus.cpu AddHook ${INFERENCE_END} "import __builtin__; __builtin__.kws_counts.append(int(self.ExecutedInstructions - __builtin__.kws_start))"
+    Start Emulation
+    Wait For Line On Uart   "type":"detection"    treatAsRegex=true
+    Execute Command         pause
+    Execute Command         python "import __builtin__, json; c = __builtin__.kws_counts; f = open(r'${BENCH}', 'w'); f.write(json.dumps({'inferences': len(c), 'instructions_per_inference': sum(c) // max(len(c), 1), 'instructions_per_inference_max': max(c or [0])})); f.close()"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,11 +51,16 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     rcfg = RecognizerConfig.from_dict(meta["recognizer"])
     times, scores = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
     first = evaluate.recognize(meta["labels"], times, scores, rcfg)[0]
+    marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
+    bench = tmp_path / "renode_bench.json"
     variables = {
         "ELF": elf,
         "REPL": local_platform(root, tmp_path),
         "WAV": pcm,
+        "BENCH": bench,
         "DETECTION": f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}',
+        "INFERENCE_BEGIN": hex(marks["kws_marker_inference_begin"]),
+        "INFERENCE_END": hex(marks["kws_marker_inference_end"]),
     }
     cmd = [str(exe), str(HERE / "kws.robot"), "--results-dir", str(tmp_path / "results")]
     for k, v in variables.items():
@@ -65,4 +69,7 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     report = run.stdout + run.stderr
     assert run.returncode == 0, report[-4000:]
-    assert not re.search(r"\bfailed\b.*[1-9]", report.splitlines()[-1] if report else "")
+    # Instructions per inference read from Renode (`ExecutedInstructions` at the inference markers).
+    counts = json.loads(bench.read_text())
+    assert counts["inferences"] >= 3
+    assert 1_000_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
