@@ -177,6 +177,12 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise KwsError(f"{len(failed)} of {len(results)} file(s) did not give exactly {args.expect!r}")
 
 
+def cmd_emulate(args: argparse.Namespace) -> None:
+    from host import emulate
+
+    emulate.emulate(args.files, args.model, args.build_dir, args.seconds)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from host import export
 
@@ -278,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
     ft.add_argument("--out", type=Path, default=None, help="folder (default: $TFLM_DIR or ~/.cache/kws/tflm/COMMIT)")
     ft.set_defaults(func=cmd_firmware_tflm)
     fb = fw.add_parser("build", help="build the native simulator or the QEMU Cortex-M4 image with CMake")
-    fb.add_argument("--board", choices=["native", "qemu_mps2"], default="native")
+    fb.add_argument("--board", choices=["native", "qemu_mps2", "nrf52840"], default="native")
     fb.add_argument("--model", type=Path, default=MODELS / "default")
     fb.add_argument("--wav", type=Path, default=None, help="audio compiled into the QEMU image")
     fb.add_argument("--build-dir", type=Path, default=Path("build"))
@@ -323,6 +329,19 @@ def parser() -> argparse.ArgumentParser:
     ru.add_argument("--expect", help="pass/fail: every file must give detections of this label and no other")
     ru.add_argument("files", type=Path, nargs="+")
     ru.set_defaults(func=cmd_run)
+
+    em = sub.add_parser(
+        "emulate",
+        help="run the firmware on Renode's emulated Nano 33 BLE, speech in its microphone, in the live monitor",
+        description="Builds the bare-metal nRF52840 image, starts Renode headless with UART0 on a local socket, "
+        "plays the WAV files (with a second of silence around each) into the emulated PDM microphone and shows "
+        "the same live monitor as a real board.",
+    )
+    em.add_argument("files", type=Path, nargs="*", help="16 kHz mono WAVs for the microphone")
+    em.add_argument("--model", type=Path, default=MODELS / "default")
+    em.add_argument("--seconds", type=float, default=None, help="how long to watch (default: 3 × the audio + 5 s)")
+    em.add_argument("--build-dir", type=Path, default=Path("build"))
+    em.set_defaults(func=cmd_emulate)
 
     inf = sub.add_parser("info", help="summary of an exported model")
     inf.add_argument("--model", type=Path, default=MODELS / "default")

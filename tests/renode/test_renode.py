@@ -73,3 +73,16 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     counts = json.loads(bench.read_text())
     assert counts["inferences"] >= 3
     assert 1_000_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
+
+
+def test_kws_emulate_shows_detections_from_the_microphone(build_root: Path, shared_data: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """`kws emulate FILE.wav…`: Renode headless, the files in the PDM microphone, the monitor on UART0's socket."""
+    renode_test()
+    tflm_or_skip("cmsis_nn")
+    from host import cli
+
+    files = [sorted((shared_data / word).glob("*.wav"))[0] for word in ("go", "stop")]
+    assert cli.main(["emulate", *map(str, files), "--seconds", "12", "--build-dir", str(build_root)]) == 0
+    out = capsys.readouterr().out
+    assert "detection: go" in out and "detection: stop" in out

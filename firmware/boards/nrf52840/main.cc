@@ -33,7 +33,7 @@ kws::App app;
 
 // Receive: one byte per EasyDMA transfer into a ring the main loop drains.
 uint8_t rx_byte;
-uint8_t rx_ring[256];
+uint8_t rx_ring[2048];  // a whole audio line can arrive faster than the main loop drains it
 volatile uint32_t rx_head = 0;
 volatile uint32_t rx_tail = 0;
 uint8_t tx_buffer[256];  // EasyDMA reads RAM only

@@ -1,0 +1,116 @@
+"""Emulation with Renode: the bare-metal nRF52840 image on Renode's Arduino Nano 33 BLE, UART0 on a local
+TCP socket, speech played into the emulated PDM microphone; `kws emulate` shows it in the live monitor."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from host import firmware
+from host.util import KwsError
+
+RESC = firmware.FIRMWARE / "boards" / "nrf52840" / "nano33ble.resc"
+
+
+def renode_root(exe: Path) -> Path:
+    """The Renode installation a launcher belongs to (the folder holding `platforms/`)."""
+    for parent in Path(exe).resolve().parents:
+        if (parent / "platforms" / "boards" / "arduino_nano_33_ble.repl").exists():
+            return parent
+    raise KwsError(f"no Renode platforms found next to {exe}")
+
+
+def local_platform(root: Path, dest: Path) -> Path:
+    """Renode's Nano 33 BLE platform without its `ApplySVD` line (an SVD download, slow or failing offline)."""
+    cpu = (root / "platforms/cpus/nrf52840.repl").read_text()
+    (dest / "nrf52840.repl").write_text("\n".join(line for line in cpu.splitlines() if "ApplySVD" not in line) + "\n")
+    board = (root / "platforms/boards/arduino_nano_33_ble.repl").read_text()
+    board = board.replace('using "platforms/cpus/nrf52840.repl"', f'using "{dest / "nrf52840.repl"}"')
+    (dest / "nano33ble.repl").write_text(board)
+    return dest / "nano33ble.repl"
+
+
+def listening(port: int) -> bool:
+    """Whether something listens on the TCP port (without connecting: Renode's terminal serves one client)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        if any(int(r.split()[1].split(":")[1], 16) == port and r.split()[3] == "0A" for r in rows):
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start Renode headless with the image; returns the process and the pyserial URL of UART0."""
+    exe = shutil.which("renode")
+    if exe is None:
+        raise KwsError(
+            "Renode is not installed: get its portable Linux release from renode.io and put `renode` on PATH"
+        )
+    port = port or free_port()
+    commands = [f"$elf=@{elf}", f"$platform=@{local_platform(renode_root(Path(exe)), work)}", f"$port={port}",
+                f"include @{RESC}"]  # fmt: skip
+    if pcm is not None:
+        commands.append(f"sysbus.pdm SetInputFile @{pcm}")
+    commands.append("start")
+    env = {**os.environ, "TMPDIR": str(work)}  # Renode removes /tmp/renode-* folders it does not own
+    cmd = [exe, "--console", "--plain", "--disable-xwt", "-e", "; ".join(commands)]
+    quiet = subprocess.DEVNULL
+    # Renode's console quits at end of input: give it a pipe that stays open while it runs.
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=quiet, stderr=quiet, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise KwsError(f"Renode exited with {proc.returncode} while starting")
+        if listening(port):
+            return proc, f"socket://127.0.0.1:{port}"
+        time.sleep(0.3)
+    proc.kill()
+    raise KwsError("Renode did not open the UART socket within 60 s")
+
+
+def microphone_audio(files: Sequence[Path], dest: Path, gap_s: float = 1.0) -> tuple[Path, float]:
+    """The WAVs one after another with `gap_s` of silence around each, as raw 16-bit PCM for the PDM model."""
+    from host.audio import read_wav
+
+    gap = np.zeros(int(gap_s * 16000), np.int16)
+    parts = [gap]
+    for f in files:
+        parts += [read_wav(f), gap]
+    audio = np.concatenate(parts)
+    dest.write_bytes(audio.astype("<i2").tobytes())
+    return dest, len(audio) / 16000
+
+
+def emulate(files: Sequence[Path], model: Path, build_root: Path, seconds: float | None = None) -> int:
+    """Build the image, start Renode with the speech in the microphone, show the live monitor."""
+    from host import monitor
+
+    build = firmware.build("nrf52840", model, Path(build_root) / "nrf52840")
+    elf = build / "boards" / "nrf52840" / "kws_nrf52840.elf"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pcm, length = microphone_audio(files, work / "mic.pcm") if files else (None, 0.0)
+        proc, url = start(elf, work, pcm)
+        print(f"kws: Renode runs {elf.name}; UART0 is {url}")
+        try:
+            return monitor.monitor(url, duration=seconds or (length * 3 + 5 if files else None))
+        finally:
+            proc.kill()
+            proc.wait()
