@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 if __package__ in (None, ""):  # run as a script: import the `host` package, not host/'s files as modules
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -165,9 +166,10 @@ def verify(port: str, expected_hash: str, timeout: float = 10.0) -> dict:
     raise KwsError(f"the firmware did not answer on {port} after the reset ({last})")
 
 
-def flash(model: Path, env: str, port: str | None, dry_run: bool = False, out=sys.stdout) -> dict | None:
+def flash(model: Path, env: str, port: str | None, dry_run: bool = False, out: TextIO | None = None) -> dict | None:
     from host import export
 
+    out = out or sys.stdout
     if env not in ENVS:
         raise KwsError(f"unknown env {env!r}; choose one of {ENVS}")
     meta, data = export.load(model)

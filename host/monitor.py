@@ -75,13 +75,15 @@ def monitor(
     json_out: bool = False,
     csv_path: Path | None = None,
     duration: float | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Show the firmware's messages until interrupted (or `duration` seconds); reconnects when the port
     goes away. Returns the number of detections seen."""
     import serial
 
+    out = out or sys.stdout
+    err = err or sys.stderr
     live = out.isatty() and not json_out
     view = View(status=f"connecting to {port}")
     log = CsvLog(csv_path) if csv_path else None
