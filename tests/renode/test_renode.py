@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import evaluate, firmware
+from host import emulate, evaluate, firmware
 from host.audio import fit_to_length, read_wav
 from host.config import RecognizerConfig
 from tests.conftest import MODEL, tflm_or_skip
@@ -26,21 +26,10 @@ def renode_test() -> Path:
     return Path(exe).resolve()
 
 
-def local_platform(renode_root: Path, dest: Path) -> Path:
-    """Renode's Nano 33 BLE platform without the line that downloads an SVD file (no network here)."""
-    cpu = (renode_root / "platforms/cpus/nrf52840.repl").read_text()
-    (dest / "nrf52840.repl").write_text("\n".join(line for line in cpu.splitlines() if "ApplySVD" not in line) + "\n")
-    board = (renode_root / "platforms/boards/arduino_nano_33_ble.repl").read_text()
-    board = board.replace('using "platforms/cpus/nrf52840.repl"', f'using "{dest / "nrf52840.repl"}"')
-    (dest / "nano33ble.repl").write_text(board)
-    return dest / "nano33ble.repl"
-
-
 def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> None:
     exe = renode_test()
     tflm_or_skip("cmsis_nn")
-    root = next((p for p in exe.parents if (p / "platforms/boards/arduino_nano_33_ble.repl").exists()), None)
-    assert root is not None, f"no Renode platforms next to {exe}"
+    root = emulate.renode_root(exe)
     elf = firmware.build("nrf52840", MODEL, build_root / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
     clip = fit_to_length(read_wav(sorted((shared_data / "yes").glob("*.wav"))[0]), 16000)
     audio = np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(16000, np.int16)])
@@ -55,7 +44,7 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     bench = tmp_path / "renode_bench.json"
     variables = {
         "ELF": elf,
-        "REPL": local_platform(root, tmp_path),
+        "REPL": emulate.local_platform(root, tmp_path),
         "WAV": pcm,
         "BENCH": bench,
         "DETECTION": f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}',
