@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +119,15 @@ def board(sim: Path) -> Iterator[callable]:
     for proc in procs:
         proc.kill()
         proc.wait()
+
+
+def golden_stream(audio: np.ndarray) -> tuple:
+    """The shipped model over `audio` as the device runs it, by TFLM: result times (samples), int8 scores,
+    and the recognizer's detections."""
+    from host import evaluate
+    from host.config import RecognizerConfig
+
+    meta = json.loads((MODEL / "model.json").read_text())
+    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
+    times, scores = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
+    return times, scores, evaluate.recognize(meta["labels"], times, scores, rcfg)

@@ -13,7 +13,8 @@ import pytest
 
 from host import dataset, evaluate, features, firmware, pipeline, train
 from host.audio import fit_to_length, read_wav, write_wav
-from host.config import RecognizerConfig
+from host.stream import audio_command
+from tests.conftest import golden_stream
 from tests.firmware.conftest import MODEL
 
 
@@ -51,7 +52,6 @@ def test_features_and_scores_equal_host_and_tflm(sim: Path, shared_data: Path) -
 def test_stream_detections_equal_host_streaming_eval(sim: Path, shared_data: Path, tmp_path: Path) -> None:
     meta = json.loads((MODEL / "model.json").read_text())
     labels = meta["labels"]
-    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
     ds = dataset.load_folder(shared_data, labels)
     data = train.prepare(ds, progress=False)
     test = pipeline.by_origin(data.test)["real_speech"]
@@ -59,9 +59,7 @@ def test_stream_detections_equal_host_streaming_eval(sim: Path, shared_data: Pat
     audio, _ = evaluate.make_stream(test.audio, names, data.noise, minutes=1.0, seed=3)
     wav = tmp_path / "stream.wav"
     write_wav(wav, audio)
-    tflite = (MODEL / "model.tflite").read_bytes()
-    times, scores = evaluate.stream_results(tflite, audio, "tflm", rcfg, progress=False)
-    expected = [(d.label, d.score, d.time) for d in evaluate.recognize(labels, times, scores, rcfg)]
+    expected = [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
     out = subprocess.run([sim, "--wav", str(wav), "--chunk", "123"], capture_output=True, text=True, check=True)
     got = [(d["label"], d["score"], d["time"]) for d in firmware.parse_lines(out.stdout) if d["type"] == "detection"]
     assert len(expected) >= 5
@@ -88,14 +86,11 @@ def qemu_run(cm4_toolchain: None, build_root: Path, shared_data: Path, tmp_path_
 
 def test_qemu_scores_and_detections_equal_tflm_golden(qemu_run) -> None:
     audio, lines, _, _ = qemu_run
-    meta = json.loads((MODEL / "model.json").read_text())
-    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
-    tflite = (MODEL / "model.tflite").read_bytes()
-    times, golden = evaluate.stream_results(tflite, audio, "tflm", rcfg, progress=False)
+    times, golden, detections = golden_stream(audio)
     scores = [line for line in lines if line["type"] == "scores"]
     assert [s["time"] for s in scores] == times.tolist()
     assert np.array_equal(np.array([s["scores"] for s in scores], np.int8), golden)
-    expected = [(d.label, d.score, d.time) for d in evaluate.recognize(meta["labels"], times, golden, rcfg)]
+    expected = [(d.label, d.score, d.time) for d in detections]
     got = [(d["label"], d["score"], d["time"]) for d in lines if d["type"] == "detection"]
     assert got == expected
     assert lines[-1]["type"] == "done"
@@ -119,13 +114,11 @@ def test_qemu_counts_and_image_size(qemu_run) -> None:
     assert 0 < memory["heap_used"] < 16384 and 0 < memory["stack_used"] < 16384
 
 
-def _audio_line(seq: int, samples: np.ndarray, crc_delta: int = 0) -> bytes:
-    import base64
-    import zlib
-
-    raw = samples.astype("<i2").tobytes()
-    crc = (zlib.crc32(raw) + crc_delta) & 0xFFFFFFFF
-    return f"audio {seq} {len(samples)} {crc:08x} {base64.b64encode(raw).decode()}\n".encode()
+def _corrupt_crc(line: bytes) -> bytes:
+    """The same audio command with a CRC that does not match its samples."""
+    parts = line.split(b" ")
+    parts[3] = f"{int(parts[3], 16) ^ 1:08x}".encode()
+    return b" ".join(parts)
 
 
 def test_serial_protocol_survives_malformed_input(sim: Path, shared_data: Path) -> None:
@@ -135,13 +128,13 @@ def test_serial_protocol_survives_malformed_input(sim: Path, shared_data: Path) 
     audio = np.concatenate([np.zeros(4000, np.int16), clip, np.zeros(4000, np.int16)])
     frames = [audio[i : i + 500] for i in range(0, len(audio), 500)]
     noise = [b"\x00\xff garbage \x01\n", b"x" * 5000 + b"\n", b"audio 1 2\n", b"threshold 999\n", b"bogus\n"]
-    clean = b"scores on\n" + b"".join(_audio_line(i, f) for i, f in enumerate(frames))
+    clean = b"scores on\n" + b"".join(audio_command(i, f) for i, f in enumerate(frames))
     dirty = bytearray(b"scores on\n")
     for i, f in enumerate(frames):
         dirty += noise[i % len(noise)]
-        dirty += _audio_line(i, f, crc_delta=1)  # corrupted: dropped
-        dirty += _audio_line(i, f)[:40] + b"\n"  # truncated: dropped
-        dirty += _audio_line(i, f)
+        dirty += _corrupt_crc(audio_command(i, f))  # corrupted: dropped
+        dirty += audio_command(i, f)[:40] + b"\n"  # truncated: dropped
+        dirty += audio_command(i, f)
     results = []
     for data in (clean, bytes(dirty)):
         run = subprocess.run([sim], input=data, capture_output=True, timeout=120, check=True)
@@ -168,7 +161,7 @@ def test_qemu_fed_over_uart_gives_golden_scores(cm4_toolchain: None, build_root:
     clip = fit_to_length(read_wav(sorted((shared_data / "no").glob("*.wav"))[0]), 16000)
     audio = np.concatenate([np.zeros(3000, np.int16), clip])
     frames = [audio[i : i + 400] for i in range(0, len(audio), 400)]
-    data = b"scores on\n" + b"".join(b"junk!\n" + _audio_line(i, f) for i, f in enumerate(frames))
+    data = b"scores on\n" + b"".join(b"junk!\n" + audio_command(i, f) for i, f in enumerate(frames))
     cmd = firmware.qemu_command(build / "boards/qemu_mps2/kws_qemu.elf")
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     received = b""
@@ -186,9 +179,7 @@ def test_qemu_fed_over_uart_gives_golden_scores(cm4_toolchain: None, build_root:
     lines = firmware.parse_lines(received.decode())
     assert [line["seq"] for line in lines if line.get("cmd") == "audio"] == list(range(len(frames)))
     assert sum(1 for line in lines if line.get("msg") == "unknown command") == len(frames)
-    meta = json.loads((MODEL / "model.json").read_text())
-    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
-    times, golden = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
+    times, golden, _ = golden_stream(audio)
     scores = [line for line in lines if line["type"] == "scores"]
     assert [s["time"] for s in scores] == times.tolist() and len(scores) > 0
     assert np.array_equal(np.array([s["scores"] for s in scores], np.int8), golden)

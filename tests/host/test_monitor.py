@@ -15,8 +15,7 @@ import pytest
 
 from host import cli, dataset, evaluate, monitor, pipeline, stream, train
 from host.audio import fit_to_length, read_wav, write_wav
-from host.config import RecognizerConfig
-from tests.conftest import MODEL
+from tests.conftest import MODEL, golden_stream
 
 
 def test_reader_skips_and_counts_garbage() -> None:
@@ -43,10 +42,7 @@ def speech(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 
 def _host_detections(audio: np.ndarray) -> list[tuple[str, int, int]]:
-    meta = json.loads((MODEL / "model.json").read_text())
-    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
-    times, scores = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
-    return [(d.label, d.score, d.time) for d in evaluate.recognize(meta["labels"], times, scores, rcfg)]
+    return [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
 
 
 def test_kws_run_gives_the_host_streaming_detections(board, speech, shared_data: Path, tmp_path: Path,

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import emulate, evaluate, firmware
+from host import emulate, firmware
 from host.audio import fit_to_length, read_wav
-from host.config import RecognizerConfig
-from tests.conftest import MODEL, tflm_or_skip
+from tests.conftest import MODEL, golden_stream, tflm_or_skip
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,10 +35,7 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     pcm = tmp_path / "yes.pcm"
     pcm.write_bytes(audio.astype("<i2").tobytes())  # what `pdm SetInputFile` plays: 16-bit mono PCM
     # The detection the host's streaming evaluation finds in the same audio: label, score and time.
-    meta = json.loads((MODEL / "model.json").read_text())
-    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
-    times, scores = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
-    first = evaluate.recognize(meta["labels"], times, scores, rcfg)[0]
+    first = golden_stream(audio)[2][0]
     marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
     bench = tmp_path / "renode_bench.json"
     variables = {
