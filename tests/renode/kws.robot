@@ -9,9 +9,12 @@ Suite Teardown      Teardown
 Test Setup          Reset Emulation
 Test Teardown       Test Teardown
 Resource            ${RENODEKEYWORDS}
+Library             OperatingSystem
+Library             String
 
 *** Variables ***
 ${UART}             sysbus.uart0
+${CHAR_TIME}        0.0000868    # seconds per character on the wire: 115200 baud, 10 bits a character
 
 *** Keywords ***
 Create Nano 33 BLE
@@ -31,6 +34,31 @@ Detects Keyword From The PDM Microphone
     Execute Command         sysbus.pdm SetInputFile @${WAV}
     Start Emulation
     Wait For Line On Uart   "type":"detection",${DETECTION}    treatAsRegex=true
+
+Serial Audio Frames Give The TFLM Golden Scores And The Same Detection
+    Create Nano 33 BLE
+    Execute Command         ${UART} CreateFileBackend @${UART_LOG} true
+    Write Char Delay        ${CHAR_TIME}
+    Start Emulation
+    Wait For Line On Uart   "type":"hello"    treatAsRegex=true
+    Write Line To Uart      scores on    waitForEcho=false
+    Wait For Line On Uart   "cmd":"scores","on":true    treatAsRegex=true
+    ${text}=                Get File    ${FRAMES}
+    @{frames}=              Split To Lines    ${text}
+    FOR    ${seq}    ${frame}    IN ENUMERATE    @{frames}
+        Write Line To Uart      ${frame}    waitForEcho=false
+        Wait For Line On Uart   "cmd":"audio","seq":${seq},    treatAsRegex=true
+    END
+    ${log}=                 Get File    ${UART_LOG}
+    Should Not Contain      ${log}    "type":"error"
+    Should Match Regexp     ${log}    "type":"detection",${DETECTION}
+    ${text}=                Get File    ${GOLDEN}
+    @{golden}=              Split To Lines    ${text}
+    ${count}=               Get Count    ${log}    "type":"scores"
+    Length Should Be        ${golden}    ${count}
+    FOR    ${scores}    IN    @{golden}
+        Should Contain          ${log}    ${scores}
+    END
 
 Malformed Serial Input Gets Errors And The Firmware Keeps Working
     Create Nano 33 BLE

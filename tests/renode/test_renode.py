@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from host import emulate, firmware
-from host.audio import fit_to_length, read_wav
+from host.audio import fit_to_length, read_wav, write_wav
+from host.stream import audio_command
 from tests.conftest import MODEL, golden_stream, tflm_or_skip
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +36,16 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     pcm = tmp_path / "yes.pcm"
     pcm.write_bytes(audio.astype("<i2").tobytes())  # what `pdm SetInputFile` plays: 16-bit mono PCM
     # The detection the host's streaming evaluation finds in the same audio: label, score and time.
-    first = golden_stream(audio)[2][0]
+    times, golden, detections = golden_stream(audio)
+    assert len(times) >= 3 and detections
+    first = detections[0]
+    # The same audio as the protocol's audio frames, and the scores lines TFLM's outputs make.
+    frames = tmp_path / "frames.txt"
+    starts = range(0, len(audio), 512)
+    frames.write_text("".join(audio_command(i, audio[s : s + 512]).decode() for i, s in enumerate(starts)))
+    expected = tmp_path / "golden.txt"
+    rows = zip(times, golden, strict=True)
+    expected.write_text("".join(f'"time":{t},"scores":[{",".join(map(str, row))}]\n' for t, row in rows))
     marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
     bench = tmp_path / "renode_bench.json"
     variables = {
@@ -43,6 +53,9 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
         "REPL": emulate.local_platform(root, tmp_path),
         "WAV": pcm,
         "BENCH": bench,
+        "FRAMES": frames,
+        "GOLDEN": expected,
+        "UART_LOG": tmp_path / "uart0.log",
         "DETECTION": f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}',
         "INFERENCE_BEGIN": hex(marks["kws_marker_inference_begin"]),
         "INFERENCE_END": hex(marks["kws_marker_inference_end"]),
@@ -71,3 +84,23 @@ def test_kws_emulate_shows_detections_from_the_microphone(build_root: Path, shar
     assert cli.main(["emulate", *map(str, files), "--seconds", "12", "--build-dir", str(build_root)]) == 0
     out = capsys.readouterr().out
     assert "detection: go" in out and "detection: stop" in out
+
+
+def test_kws_run_over_the_emulated_uart(build_root: Path, shared_data: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """`kws run --port socket://…` against Renode's UART0: the host's audio frames, the expected keywords."""
+    renode_test()
+    tflm_or_skip("cmsis_nn")
+    from host import cli
+
+    elf = firmware.build("nrf52840", MODEL, build_root / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
+    proc, url = emulate.start(elf, tmp_path)
+    try:
+        for word in ("go", "stop"):
+            clip = read_wav(sorted((shared_data / word).glob("*.wav"))[0])
+            wav = tmp_path / f"{word}.wav"  # with silence around it, as the keyword would be spoken
+            write_wav(wav, np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(16000, np.int16)]))
+            assert cli.main(["run", "--port", url, str(wav), "--expect", word]) == 0, capsys.readouterr()
+    finally:
+        proc.kill()
+        proc.wait()

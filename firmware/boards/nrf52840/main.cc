@@ -41,12 +41,6 @@ uint8_t tx_buffer[256];  // EasyDMA reads RAM only
 int16_t pdm_buffers[2][kPdmSamples];
 volatile int pdm_filling = 0;
 
-void StartRx() {
-  nrf::UARTE0->RXD_PTR = reinterpret_cast<uint32_t>(&rx_byte);
-  nrf::UARTE0->RXD_MAXCNT = 1;
-  nrf::UARTE0->TASKS_STARTRX = 1;
-}
-
 void UartWrite(const char* data, size_t length) {
   while (length > 0) {
     const size_t n = length < sizeof(tx_buffer) ? length : sizeof(tx_buffer);
@@ -87,7 +81,9 @@ void InitUart() {
   nrf::UARTE0->EVENTS_ENDRX = 0;
   nrf::UARTE0->INTENSET = 1u << 4;  // ENDRX
   EnableIrq(nrf::kUarte0Irq);
-  StartRx();
+  nrf::UARTE0->RXD_PTR = reinterpret_cast<uint32_t>(&rx_byte);
+  nrf::UARTE0->RXD_MAXCNT = 1;
+  nrf::UARTE0->TASKS_STARTRX = 1;
 }
 
 void InitPdm() {
@@ -138,12 +134,17 @@ __attribute__((used, section(".vectors"))) const void* const kVectors[16 + 48] =
 
 void UARTE0_IRQHandler() {
   if (nrf::UARTE0->EVENTS_ENDRX) {
-    nrf::UARTE0->EVENTS_ENDRX = 0;
     if (rx_head - rx_tail < sizeof(rx_ring)) {  // a full ring drops the byte; the protocol's CRC notices
       rx_ring[rx_head % sizeof(rx_ring)] = rx_byte;
       rx_head = rx_head + 1;
     }
-    StartRx();  // Renode 1.15's UARTE ignores the ENDRX→STARTRX shortcut: restart in software
+    // Restart reception in software (Renode 1.15's UARTE ignores the ENDRX->STARTRX shortcut), once before
+    // clearing ENDRX and once after. Renode's model writes a character that arrives while ENDRX is clear to
+    // the transfer's next address, past a spent buffer, until STARTRX rewinds it: restarting first closes
+    // that window, and the second STARTRX takes a character left waiting while ENDRX was still set.
+    nrf::UARTE0->TASKS_STARTRX = 1;
+    nrf::UARTE0->EVENTS_ENDRX = 0;
+    nrf::UARTE0->TASKS_STARTRX = 1;
   }
 }
 
