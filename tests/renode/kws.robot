@@ -1,7 +1,12 @@
 *** Comments ***
-The firmware's bare-metal nRF52840 image on Renode's Arduino Nano 33 BLE. Run by tests/renode/test_renode.py
-(which builds the image and prepares the audio), or directly:
-renode-test tests/renode/kws.robot --variable ELF:... --variable REPL:... --variable WAV:... --variable DETECTION:...
+The firmware on Renode's Arduino Nano 33 BLE: the bare-metal nRF52840 image (firmware/boards/nrf52840) and,
+tagged `arduino`, the PlatformIO Arduino image for the BLE Sense. tests/renode/test_renode.py builds the
+image, prepares the audio and TFLM's golden scores and runs this suite; it can also be run directly:
+renode-test tests/renode/kws.robot --exclude arduino --variable ELF:... --variable REPL:... --variable WAV:...
+    --variable FRAMES:... --variable GOLDEN:... --variable DETECTION:... --variable UART_LOG:...
+    --variable BENCH:... --variable INFERENCE_BEGIN:0x... --variable INFERENCE_END:0x...
+renode-test tests/renode/kws.robot --include arduino --variable REPL:... --variable WAV:... --variable LABEL:yes
+    --variable UART_LOG:...
 
 *** Settings ***
 Suite Setup         Setup
@@ -13,15 +18,34 @@ Library             OperatingSystem
 Library             String
 
 *** Variables ***
-${UART}             sysbus.uart0
-${CHAR_TIME}        0.0000868    # seconds per character on the wire: 115200 baud, 10 bits a character
+${UART}                         sysbus.uart0
+${CHAR_TIME}                    0.0000868    # seconds per character on the wire: 115200 baud, 10 bits
+${ARDUINO_NANO33BLE_SENSE_ELF}  ${CURDIR}/../../.pio/build/nano33ble_sense/firmware.elf
 
 *** Keywords ***
 Create Nano 33 BLE
+    [Arguments]             ${elf}=${ELF}
     Execute Command         mach create "nano33ble"
     Execute Command         machine LoadPlatformDescription @${REPL}
-    Execute Command         sysbus LoadELF @${ELF}
+    Execute Command         sysbus LoadELF @${elf}
+    Execute Command         ${UART} CreateFileBackend @${UART_LOG} true
     Create Terminal Tester  ${UART}    timeout=120
+
+Skip Unless Built
+    [Arguments]             ${elf}    ${env}
+    ${built}=               Run Keyword And Return Status    File Should Exist    ${elf}
+    Skip If                 not ${built}    no PlatformIO image at ${elf} (build it with `pio run -e ${env}`)
+
+Send Audio Frames
+    [Documentation]         The protocol's audio frames in ${FRAMES}, one line each, at the wire's pace;
+    ...                     each one acknowledged before the next.
+    Write Char Delay        ${CHAR_TIME}
+    ${text}=                Get File    ${FRAMES}
+    @{frames}=              Split To Lines    ${text}
+    FOR    ${seq}    ${frame}    IN ENUMERATE    @{frames}
+        Write Line To Uart      ${frame}    waitForEcho=false
+        Wait For Line On Uart   "cmd":"audio","seq":${seq},    treatAsRegex=true
+    END
 
 *** Test Cases ***
 Boots And Says Hello On UART0
@@ -37,18 +61,11 @@ Detects Keyword From The PDM Microphone
 
 Serial Audio Frames Give The TFLM Golden Scores And The Same Detection
     Create Nano 33 BLE
-    Execute Command         ${UART} CreateFileBackend @${UART_LOG} true
-    Write Char Delay        ${CHAR_TIME}
     Start Emulation
     Wait For Line On Uart   "type":"hello"    treatAsRegex=true
     Write Line To Uart      scores on    waitForEcho=false
     Wait For Line On Uart   "cmd":"scores","on":true    treatAsRegex=true
-    ${text}=                Get File    ${FRAMES}
-    @{frames}=              Split To Lines    ${text}
-    FOR    ${seq}    ${frame}    IN ENUMERATE    @{frames}
-        Write Line To Uart      ${frame}    waitForEcho=false
-        Wait For Line On Uart   "cmd":"audio","seq":${seq},    treatAsRegex=true
-    END
+    Send Audio Frames
     ${log}=                 Get File    ${UART_LOG}
     Should Not Contain      ${log}    "type":"error"
     Should Match Regexp     ${log}    "type":"detection",${DETECTION}
@@ -83,3 +100,12 @@ Counts Instructions Per Inference
     Wait For Line On Uart   "type":"detection"    treatAsRegex=true
     Execute Command         pause
     Execute Command         python "import __builtin__, json; c = __builtin__.kws_counts; f = open(r'${BENCH}', 'w'); f.write(json.dumps({'inferences': len(c), 'instructions_per_inference': sum(c) // max(len(c), 1), 'instructions_per_inference_max': max(c or [0])})); f.close()"
+
+PlatformIO BLE Sense Image Detects From The PDM Microphone On Serial1
+    [Tags]                  arduino    nano33ble_sense
+    Skip Unless Built       ${ARDUINO_NANO33BLE_SENSE_ELF}    nano33ble_sense
+    Create Nano 33 BLE      ${ARDUINO_NANO33BLE_SENSE_ELF}
+    Execute Command         sysbus.pdm SetInputFile @${WAV}
+    Start Emulation
+    Wait For Line On Uart   "type":"hello".*"board":"nano33ble-sense".*"ready":true    treatAsRegex=true
+    Wait For Line On Uart   "type":"detection","label":"${LABEL}"    treatAsRegex=true

@@ -14,7 +14,7 @@ import pytest
 from host import emulate, firmware
 from host.audio import fit_to_length, read_wav, write_wav
 from host.stream import audio_command
-from tests.conftest import MODEL, golden_stream, tflm_or_skip
+from tests.conftest import MODEL, ROOT, golden_stream, tflm_or_skip
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,51 +26,68 @@ def renode_test() -> Path:
     return Path(exe).resolve()
 
 
-def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> None:
-    exe = renode_test()
-    tflm_or_skip("cmsis_nn")
-    root = emulate.renode_root(exe)
-    elf = firmware.build("nrf52840", MODEL, build_root / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
+def speech_files(shared_data: Path, dest: Path, lead: int = 8000) -> tuple[dict[str, object], list]:
+    """A spoken "yes" after `lead` samples of silence, as raw PCM for the PDM microphone and as the protocol's
+    audio frames, with what TFLM makes of it: every scores line and the detections."""
     clip = fit_to_length(read_wav(sorted((shared_data / "yes").glob("*.wav"))[0]), 16000)
-    audio = np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(16000, np.int16)])
-    pcm = tmp_path / "yes.pcm"
+    audio = np.concatenate([np.zeros(lead, np.int16), clip, np.zeros(16000, np.int16)])
+    pcm = dest / "yes.pcm"
     pcm.write_bytes(audio.astype("<i2").tobytes())  # what `pdm SetInputFile` plays: 16-bit mono PCM
-    # The detection the host's streaming evaluation finds in the same audio: label, score and time.
-    times, golden, detections = golden_stream(audio)
-    assert len(times) >= 3 and detections
-    first = detections[0]
-    # The same audio as the protocol's audio frames, and the scores lines TFLM's outputs make.
-    frames = tmp_path / "frames.txt"
+    frames = dest / "frames.txt"
     starts = range(0, len(audio), 512)
     frames.write_text("".join(audio_command(i, audio[s : s + 512]).decode() for i, s in enumerate(starts)))
-    expected = tmp_path / "golden.txt"
+    times, golden, detections = golden_stream(audio)
+    assert len(times) >= 3 and detections
+    expected = dest / "golden.txt"
     rows = zip(times, golden, strict=True)
     expected.write_text("".join(f'"time":{t},"scores":[{",".join(map(str, row))}]\n' for t, row in rows))
-    marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
-    bench = tmp_path / "renode_bench.json"
-    variables = {
-        "ELF": elf,
-        "REPL": emulate.local_platform(root, tmp_path),
-        "WAV": pcm,
-        "BENCH": bench,
-        "FRAMES": frames,
-        "GOLDEN": expected,
-        "UART_LOG": tmp_path / "uart0.log",
-        "DETECTION": f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}',
-        "INFERENCE_BEGIN": hex(marks["kws_marker_inference_begin"]),
-        "INFERENCE_END": hex(marks["kws_marker_inference_end"]),
-    }
-    cmd = [str(exe), str(HERE / "kws.robot"), "--results-dir", str(tmp_path / "results")]
+    return {"WAV": pcm, "FRAMES": frames, "GOLDEN": expected, "LABEL": detections[0].label}, detections
+
+
+def run_suite(exe: Path, variables: dict[str, object], tmp_path: Path, *options: str) -> None:
+    root = emulate.renode_root(exe)
+    variables = {"REPL": emulate.local_platform(root, tmp_path), "UART_LOG": tmp_path / "uart0.log", **variables}
+    cmd = [str(exe), str(HERE / "kws.robot"), "--results-dir", str(tmp_path / "results"), *options]
     for k, v in variables.items():
         cmd += ["--variable", f"{k}:{v}"]
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # Renode removes /tmp/renode-* folders it does not own
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
-    report = run.stdout + run.stderr
-    assert run.returncode == 0, report[-4000:]
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+
+
+def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> None:
+    exe = renode_test()
+    tflm_or_skip("cmsis_nn")
+    elf = firmware.build("nrf52840", MODEL, build_root / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
+    variables, detections = speech_files(shared_data, tmp_path)
+    # The firmware must give the host's first detection exactly: label, score and time in samples.
+    first = detections[0]
+    detection = f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}'
+    marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
+    bench = tmp_path / "renode_bench.json"
+    variables |= {
+        "ELF": elf,
+        "BENCH": bench,
+        "DETECTION": detection,
+        "INFERENCE_BEGIN": hex(marks["kws_marker_inference_begin"]),
+        "INFERENCE_END": hex(marks["kws_marker_inference_end"]),
+    }
+    run_suite(exe, variables, tmp_path, "--exclude", "arduino")
     # Instructions per inference read from Renode (`ExecutedInstructions` at the inference markers).
     counts = json.loads(bench.read_text())
     assert counts["inferences"] >= 3
     assert 1_000_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
+
+
+def test_platformio_arduino_image(shared_data: Path, tmp_path: Path) -> None:
+    """The PlatformIO Arduino build for the BLE Sense (`pio run -e nano33ble_sense`) on Renode: hello and the
+    keyword's detection from the PDM microphone on Serial1 (UART0)."""
+    exe = renode_test()
+    elf = ROOT / ".pio" / "build" / "nano33ble_sense" / "firmware.elf"
+    if not elf.exists():
+        pytest.skip("no PlatformIO image at .pio/build/nano33ble_sense/firmware.elf (`pio run -e nano33ble_sense`)")
+    variables, _ = speech_files(shared_data, tmp_path, lead=16000)  # the sketch drops the microphone's first 0.5 s
+    run_suite(exe, {**variables, "ARDUINO_NANO33BLE_SENSE_ELF": elf}, tmp_path, "--include", "arduino")
 
 
 def test_kws_emulate_shows_detections_from_the_microphone(build_root: Path, shared_data: Path,
