@@ -231,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
         default=3,
         help="how many times each real clip is seen per epoch, against once for synthetic (default: %(default)s)",
     )
-    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--seed", type=int, default=0, help="seed for data, splits and training (default: %(default)s)")
     pl.add_argument(
         "--stream-minutes", type=float, default=10.0, help="length of the streaming evaluation (default: %(default)s)"
     )
@@ -243,19 +243,21 @@ def parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="build or fetch datasets").add_subparsers(dest="data_command", required=True)
     sy = data.add_parser("synth", help="generate a synthetic dataset with eSpeak NG (offline)")
-    sy.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS))
-    sy.add_argument("--per-word", type=int, default=300)
-    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS), help="comma-separated keywords")
+    sy.add_argument("--per-word", type=int, default=300, help="clips per keyword (default: %(default)s)")
+    sy.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
     sy.add_argument("--out", type=Path, default=None, help="folder (default: a cache folder keyed by the settings)")
-    sy.add_argument("-q", "--quiet", action="store_true")
+    sy.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sy.set_defaults(func=cmd_data_synth)
     sc = data.add_parser("speech-commands", help="download and verify Speech Commands v0.02 (2.4 GB; resumable)")
-    sc.add_argument("--out", type=Path, default=Path("data/speech_commands_v0.02"))
-    sc.add_argument("-q", "--quiet", action="store_true")
+    sc.add_argument(
+        "--out", type=Path, default=Path("data/speech_commands_v0.02"), help="folder (default: %(default)s)"
+    )
+    sc.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sc.set_defaults(func=cmd_data_speech_commands)
     di = data.add_parser("info", help="clips per label and speaker split of a dataset folder")
-    di.add_argument("folder", type=Path)
-    di.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS))
+    di.add_argument("folder", type=Path, help="folder in the Speech Commands layout")
+    di.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS), help="comma-separated keywords")
     di.set_defaults(func=cmd_data_info)
 
     ev = sub.add_parser("eval", help="evaluate an exported model on a Speech Commands-layout folder")
@@ -269,11 +271,11 @@ def parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--json", type=Path, help="write the report as JSON")
     ev.add_argument("--png", type=Path, help="write the confusion matrix as PNG")
-    ev.add_argument("-q", "--quiet", action="store_true")
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
 
     ex = sub.add_parser("export", help="write an exported model's C++ sources (model array, settings, ops)")
-    ex.add_argument("--model", type=Path, required=True)
+    ex.add_argument("--model", type=Path, required=True, help="model folder (models/NAME)")
     ex.add_argument("--out", type=Path, required=True, help="folder for kws_model.h/.cc and kws_model_ops.h")
     ex.set_defaults(func=cmd_export)
 
@@ -283,11 +285,18 @@ def parser() -> argparse.ArgumentParser:
     ft = fw.add_parser("tflm", help="download TFLM at the pinned commit and generate its source trees (internet)")
     ft.add_argument("--out", type=Path, default=None, help="folder (default: $TFLM_DIR or ~/.cache/kws/tflm/COMMIT)")
     ft.set_defaults(func=cmd_firmware_tflm)
-    fb = fw.add_parser("build", help="build the native simulator or the QEMU Cortex-M4 image with CMake")
-    fb.add_argument("--board", choices=["native", "qemu_mps2", "nrf52840"], default="native")
-    fb.add_argument("--model", type=Path, default=MODELS / "default")
+    fb = fw.add_parser(
+        "build", help="build the native simulator, the QEMU Cortex-M4 image or the bare-metal nRF52840 image"
+    )
+    fb.add_argument(
+        "--board",
+        choices=["native", "qemu_mps2", "nrf52840"],
+        default="native",
+        help="board layer (default: %(default)s)",
+    )
+    fb.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
     fb.add_argument("--wav", type=Path, default=None, help="audio compiled into the QEMU image")
-    fb.add_argument("--build-dir", type=Path, default=Path("build"))
+    fb.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
     fb.set_defaults(func=cmd_firmware_build)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
@@ -297,16 +306,21 @@ def parser() -> argparse.ArgumentParser:
         description="Builds the Cortex-M4 image with CMSIS-NN kernels and the audio compiled in, runs it in "
         "QEMU's mps2-an386 with the project's instruction-counting plugin, and reports the figures.",
     )
-    bf.add_argument("--model", type=Path, default=MODELS / "default")
+    bf.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
     bf.add_argument("--wav", type=Path, default=None, help="audio to run (default: a built-in 4 s word stream)")
     bf.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
-    bf.add_argument("--build-dir", type=Path, default=Path("build"))
+    bf.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
     bf.set_defaults(func=cmd_bench_firmware)
 
     fl = sub.add_parser("flash", help="build and upload the firmware to a Nano 33 BLE (same as host/flash.py)")
     fl.add_argument("--port", help="serial port (default: found by USB id)")
-    fl.add_argument("--model", type=Path, default=MODELS / "default")
-    fl.add_argument("--env", default="nano33ble", choices=["nano33ble", "nano33ble_sense"])
+    fl.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
+    fl.add_argument(
+        "--env",
+        default="nano33ble",
+        choices=["nano33ble", "nano33ble_sense"],
+        help="PlatformIO environment: audio over serial, or the Sense's microphone (default: %(default)s)",
+    )
     fl.add_argument("--dry-run", action="store_true", help="print every command instead of running it")
     fl.set_defaults(func=cmd_flash)
 
@@ -316,18 +330,18 @@ def parser() -> argparse.ArgumentParser:
         description="Shows the firmware's scores, detections and timing; reconnects when the board is unplugged "
         "and plugged in again. PORT is a device or any pyserial URL (socket://host:port, a pseudo-terminal).",
     )
-    mo.add_argument("--port", required=True)
-    mo.add_argument("--baud", type=int, default=115200)
+    mo.add_argument("--port", required=True, help="serial device or pyserial URL")
+    mo.add_argument("--baud", type=int, default=115200, help="baud rate (default: %(default)s)")
     mo.add_argument("--json", action="store_true", help="print the firmware's JSON lines instead of the view")
     mo.add_argument("--csv", type=Path, help="append detections to this CSV file (host and device time)")
     mo.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     mo.set_defaults(func=cmd_monitor)
 
     ru = sub.add_parser("run", help="feed WAV files to a board over serial and print its detections")
-    ru.add_argument("--port", required=True)
-    ru.add_argument("--baud", type=int, default=115200)
+    ru.add_argument("--port", required=True, help="serial device or pyserial URL (socket://host:port for Renode)")
+    ru.add_argument("--baud", type=int, default=115200, help="baud rate (default: %(default)s)")
     ru.add_argument("--expect", help="pass/fail: every file must give detections of this label and no other")
-    ru.add_argument("files", type=Path, nargs="+")
+    ru.add_argument("files", type=Path, nargs="+", help="WAVs, each fed from a reset as the protocol's audio frames")
     ru.set_defaults(func=cmd_run)
 
     em = sub.add_parser(
@@ -338,9 +352,9 @@ def parser() -> argparse.ArgumentParser:
         "the same live monitor as a real board.",
     )
     em.add_argument("files", type=Path, nargs="*", help="16 kHz mono WAVs for the microphone")
-    em.add_argument("--model", type=Path, default=MODELS / "default")
+    em.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
     em.add_argument("--seconds", type=float, default=None, help="how long to watch (default: 3 × the audio + 5 s)")
-    em.add_argument("--build-dir", type=Path, default=Path("build"))
+    em.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
     em.set_defaults(func=cmd_emulate)
 
     inf = sub.add_parser("info", help="summary of an exported model")
