@@ -148,6 +148,24 @@ def cmd_bench_firmware(args: argparse.Namespace) -> None:
         print(f"  wrote {args.json}")
 
 
+def cmd_bench_renode(args: argparse.Namespace) -> None:
+    from host import emulate
+
+    r = emulate.bench(args.model, args.build_dir, args.wav, args.json)
+    print(
+        f"model {r['model']} on Renode's Nano 33 BLE (nRF52840 image, CMSIS-NN kernels), {r['inferences']} inferences:"
+    )
+    print(
+        f"  instructions per inference     {r['instructions_per_inference']:>12,}"
+        f"  (max {r['instructions_per_inference_max']:,}; {r['inference_load_at_64mhz']:.1%} of a 64 MHz core)"
+    )
+    print(f"  flash (app + model + TFLM)     {r['flash_bytes']:>12,} B")
+    print(f"  static RAM                     {r['static_ram_bytes']:>12,} B")
+    print(f"  tensor arena used / reserved   {r['arena_bytes']:>12,} / {r['arena_reserved_bytes']:,} B")
+    if args.json:
+        print(f"  wrote {args.json}")
+
+
 def cmd_flash(args: argparse.Namespace) -> None:
     from host import flash
 
@@ -311,6 +329,18 @@ def parser() -> argparse.ArgumentParser:
     bf.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
     bf.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
     bf.set_defaults(func=cmd_bench_firmware)
+    br = bench.add_parser(
+        "renode",
+        help="instructions per inference on Renode's Nano 33 BLE, flash, static RAM, arena",
+        description="Builds the bare-metal nRF52840 image, plays the audio into Renode's emulated PDM microphone "
+        "and reads the instructions of every inference from Renode (ExecutedInstructions at the inference "
+        "markers).",
+    )
+    br.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
+    br.add_argument("--wav", type=Path, default=None, help="audio to play (default: a built-in 4 s word stream)")
+    br.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
+    br.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
+    br.set_defaults(func=cmd_bench_renode)
 
     fl = sub.add_parser("flash", help="build and upload the firmware to a Nano 33 BLE (same as host/flash.py)")
     fl.add_argument("--port", help="serial port (default: found by USB id)")

@@ -3,6 +3,7 @@ TCP socket, speech played into the emulated PDM microphone; `kws emulate` shows 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,11 +12,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from host import firmware
-from host.util import KwsError
+from host.util import KwsError, atomic_write_json
 
 RESC = firmware.FIRMWARE / "boards" / "nrf52840" / "nano33ble.resc"
 
@@ -56,8 +58,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start Renode headless with the image; returns the process and the pyserial URL of UART0."""
+def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = None,
+          extra: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:  # fmt: skip
+    """Start Renode headless with the image (and `extra` monitor commands before it runs); returns the
+    process and the pyserial URL of UART0."""
     exe = shutil.which("renode")
     if exe is None:
         raise KwsError(
@@ -68,7 +72,7 @@ def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = Non
                 f"include @{RESC}"]  # fmt: skip
     if pcm is not None:
         commands.append(f"sysbus.pdm SetInputFile @{pcm}")
-    commands.append("start")
+    commands += [*extra, "start"]
     env = {**os.environ, "TMPDIR": str(work)}  # Renode removes /tmp/renode-* folders it does not own
     cmd = [exe, "--console", "--plain", "--disable-xwt", "-e", "; ".join(commands)]
     quiet = subprocess.DEVNULL
@@ -114,3 +118,73 @@ def emulate(files: Sequence[Path], model: Path, build_root: Path, seconds: float
         finally:
             proc.kill()
             proc.wait()
+
+
+def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Path | None = None) -> dict[str, Any]:
+    """Instructions per inference on Renode's Nano 33 BLE, read from `sysbus.cpu ExecutedInstructions` at the
+    firmware's inference markers while `wav` (default: the QEMU benchmark's word stream) plays into the PDM
+    microphone; flash and static RAM of the image. Optionally written as JSON."""
+    from host.audio import read_wav
+    from host.stream import Device
+
+    build = firmware.build("nrf52840", model, Path(build_root) / "nrf52840")
+    elf = build / "boards" / "nrf52840" / "kws_nrf52840.elf"
+    marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
+    begin, end = marks["kws_marker_inference_begin"], marks["kws_marker_inference_end"]
+    wav = wav or firmware.bench_audio(Path(build_root) / "bench.wav")
+    audio = read_wav(wav)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pcm = work / "mic.pcm"
+        pcm.write_bytes(audio.astype("<i2").tobytes())
+        counts_path = work / "counts.json"
+        g = "import __builtin__ as b"
+        hooks = [
+            f'python "{g}; b.kws_counts = []"',
+            f'sysbus.cpu AddHook {begin:#x} "{g}; b.kws_start = self.ExecutedInstructions"',
+            f'sysbus.cpu AddHook {end:#x} "{g}; b.kws_counts.append(int(self.ExecutedInstructions - b.kws_start))"',
+        ]
+        proc, url = start(elf, work, pcm, extra=hooks)
+        try:
+            with Device(url) as device:
+                hello = device.hello(timeout=30.0)
+                feats = hello["features"]
+                period = feats["inference_every_frames"] * feats["sample_rate"] * feats["stride_ms"] // 1000
+                device.send("scores on")
+                # Until the firmware has run its last inference on the audio (scores carry its time in samples).
+                last = None
+                deadline = time.monotonic() + 60 + 10 * len(audio) / feats["sample_rate"]
+                while time.monotonic() < deadline and (last is None or last["time"] + period <= len(audio)):
+                    last = device.wait_for("scores", max(0.1, deadline - time.monotonic())) or last
+            dump = f"{g}, json; f = open(r'{counts_path}', 'w'); f.write(json.dumps(b.kws_counts)); f.close()"
+            assert proc.stdin is not None
+            proc.stdin.write(f'pause\npython "{dump}"\n'.encode())
+            proc.stdin.flush()
+            for _ in range(100):
+                if counts_path.exists() and counts_path.read_text().endswith("]"):
+                    break
+                time.sleep(0.1)
+            else:
+                raise KwsError("Renode did not report the instruction counts")
+            counts = json.loads(counts_path.read_text())
+        finally:
+            proc.kill()
+            proc.wait()
+    if not counts:
+        raise KwsError("the firmware ran no inference on Renode")
+    per_inference = sum(counts) // len(counts)
+    result = {
+        "model": hello.get("model"),
+        "emulator": "renode nano33ble (nRF52840)",
+        "audio_seconds": len(audio) / feats["sample_rate"],
+        "inferences": len(counts),
+        "instructions_per_inference": per_inference,
+        "instructions_per_inference_max": max(counts),
+        "inference_load_at_64mhz": per_inference / (64e6 * period / feats["sample_rate"]),
+        **firmware.image_size(elf),
+        "arena_bytes": hello.get("arena_used", 0),
+        "arena_reserved_bytes": hello.get("arena_bytes", 0),
+    }
+    if json_path:
+        atomic_write_json(Path(json_path), result)
+    return result
