@@ -84,7 +84,12 @@ Malformed Serial Input Gets Errors And The Firmware Keeps Working
     Write Line To Uart      garbage here    waitForEcho=false
     Wait For Line On Uart   "type":"error","msg":"unknown command"    treatAsRegex=true
     Write Line To Uart      audio 1 4 00000000 AAAAAAAAAAA=    waitForEcho=false
-    Wait For Line On Uart   "type":"error"    treatAsRegex=true
+    Wait For Line On Uart   "type":"error","msg":"audio: crc mismatch"    treatAsRegex=true
+    Write Line To Uart      audio 2 512 00000000 AAAAAAAA    waitForEcho=false
+    Wait For Line On Uart   "type":"error","msg":"audio: length does not match the sample count"    treatAsRegex=true
+    ${runaway}=             Evaluate    "x" * 2000
+    Write Line To Uart      ${runaway}    waitForEcho=false
+    Wait For Line On Uart   "type":"error","msg":"line too long"    treatAsRegex=true
     Write Line To Uart      threshold 200    waitForEcho=false
     Wait For Line On Uart   "cmd":"threshold","threshold":200    treatAsRegex=true
     Write Line To Uart      info    waitForEcho=false
