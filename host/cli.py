@@ -324,11 +324,6 @@ def parser() -> argparse.ArgumentParser:
         description="Builds the Cortex-M4 image with CMSIS-NN kernels and the audio compiled in, runs it in "
         "QEMU's mps2-an386 with the project's instruction-counting plugin, and reports the figures.",
     )
-    bf.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
-    bf.add_argument("--wav", type=Path, default=None, help="audio to run (default: a built-in 4 s word stream)")
-    bf.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
-    bf.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
-    bf.set_defaults(func=cmd_bench_firmware)
     br = bench.add_parser(
         "renode",
         help="instructions per inference on Renode's Nano 33 BLE, flash, static RAM, arena",
@@ -336,11 +331,14 @@ def parser() -> argparse.ArgumentParser:
         "and reads the instructions of every inference from Renode (ExecutedInstructions at the inference "
         "markers).",
     )
-    br.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
-    br.add_argument("--wav", type=Path, default=None, help="audio to play (default: a built-in 4 s word stream)")
-    br.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
-    br.add_argument("--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)")
-    br.set_defaults(func=cmd_bench_renode)
+    for b, func in ((bf, cmd_bench_firmware), (br, cmd_bench_renode)):
+        b.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
+        b.add_argument("--wav", type=Path, default=None, help="audio to run (default: a built-in 4 s word stream)")
+        b.add_argument("--json", type=Path, default=None, help="write the figures as JSON")
+        b.add_argument(
+            "--build-dir", type=Path, default=Path("build"), help="CMake build folder (default: %(default)s)"
+        )
+        b.set_defaults(func=func)
 
     fl = sub.add_parser("flash", help="build and upload the firmware to a Nano 33 BLE (same as host/flash.py)")
     fl.add_argument("--port", help="serial port (default: found by USB id)")
