@@ -32,6 +32,17 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def held_out_speech(shared_data: Path) -> tuple[np.ndarray, list[str], list[np.ndarray]]:
+    """The shipped model's labels on the real clips of held-out speakers: (clips, label names, noise)."""
+    from host import dataset, pipeline, train
+
+    labels = json.loads((MODEL / "model.json").read_text())["labels"]
+    data = train.prepare(dataset.load_folder(shared_data, labels), progress=False)
+    test = pipeline.by_origin(data.test)["real_speech"]
+    return test.audio, [labels[i] for i in test.labels], data.noise
+
+
+@pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from host import dataset
 
@@ -101,22 +112,29 @@ def sim(native: Path) -> Path:
     return native / "boards" / "native" / "kws_sim"
 
 
-@pytest.fixture
-def board(sim: Path) -> Iterator[callable]:
-    """Start simulated boards (the native firmware on a pseudo-terminal); they are stopped afterwards."""
-    procs = []
+class Boards:
+    """Simulated boards (the native firmware on a pseudo-terminal): call to start one, get its port."""
 
-    def start(*args: str) -> str:
-        proc = subprocess.Popen([sim, "--pty", *args], stderr=subprocess.PIPE, text=True)
-        procs.append(proc)
+    def __init__(self, sim: Path) -> None:
+        self.sim = sim
+        self.procs: list[subprocess.Popen] = []
+
+    def __call__(self, *args: str) -> str:
+        proc = subprocess.Popen([self.sim, "--pty", *args], stderr=subprocess.PIPE, text=True)
+        self.procs.append(proc)
         assert proc.stderr is not None
         line = proc.stderr.readline()
         match = re.match(r"pty: (\S+)", line)
         assert match, line
         return match.group(1)
 
-    yield start
-    for proc in procs:
+
+@pytest.fixture
+def board(sim: Path) -> Iterator[Boards]:
+    """Start simulated boards; they are stopped afterwards."""
+    boards = Boards(sim)
+    yield boards
+    for proc in boards.procs:
         proc.kill()
         proc.wait()
 

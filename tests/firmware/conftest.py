@@ -6,9 +6,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import MODEL, tflm_or_skip
-
-__all__ = ["MODEL"]
+from tests.conftest import tflm_or_skip
 
 
 @pytest.fixture(scope="session")

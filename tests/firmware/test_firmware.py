@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import dataset, evaluate, features, firmware, pipeline, train
+from host import evaluate, features, firmware
 from host.audio import fit_to_length, read_wav, write_wav
 from host.stream import audio_command
-from tests.conftest import golden_stream
-from tests.firmware.conftest import MODEL
+from tests.conftest import MODEL, golden_stream
 
 
 def test_core_unit_tests(native: Path) -> None:
@@ -49,14 +48,8 @@ def test_features_and_scores_equal_host_and_tflm(sim: Path, shared_data: Path) -
     assert np.array_equal(device_scores, golden)
 
 
-def test_stream_detections_equal_host_streaming_eval(sim: Path, shared_data: Path, tmp_path: Path) -> None:
-    meta = json.loads((MODEL / "model.json").read_text())
-    labels = meta["labels"]
-    ds = dataset.load_folder(shared_data, labels)
-    data = train.prepare(ds, progress=False)
-    test = pipeline.by_origin(data.test)["real_speech"]
-    names = [labels[i] for i in test.labels]
-    audio, _ = evaluate.make_stream(test.audio, names, data.noise, minutes=1.0, seed=3)
+def test_stream_detections_equal_host_streaming_eval(sim: Path, held_out_speech, tmp_path: Path) -> None:
+    audio, _ = evaluate.make_stream(*held_out_speech, minutes=1.0, seed=3)
     wav = tmp_path / "stream.wav"
     write_wav(wav, audio)
     expected = [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
@@ -67,14 +60,10 @@ def test_stream_detections_equal_host_streaming_eval(sim: Path, shared_data: Pat
 
 
 @pytest.fixture(scope="session")
-def qemu_run(cm4_toolchain: None, build_root: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
+def qemu_run(cm4_toolchain: None, build_root: Path, held_out_speech, tmp_path_factory: pytest.TempPathFactory):
     """The Cortex-M4 image (CMSIS-NN) with 6 s of held-out speech compiled in, run in QEMU with the
     instruction-counting plugin: (audio, UART lines, instruction counts, build folder)."""
-    meta = json.loads((MODEL / "model.json").read_text())
-    data = train.prepare(dataset.load_folder(shared_data, meta["labels"]), progress=False)
-    test = pipeline.by_origin(data.test)["real_speech"]
-    names = [meta["labels"][i] for i in test.labels]
-    audio, _ = evaluate.make_stream(test.audio, names, data.noise, minutes=0.1, gap_s=(0.3, 0.8), seed=5)
+    audio, _ = evaluate.make_stream(*held_out_speech, minutes=0.1, gap_s=(0.3, 0.8), seed=5)
     wav = tmp_path_factory.mktemp("qemu") / "stream.wav"
     write_wav(wav, audio)
     build = firmware.build("qemu_mps2", MODEL, build_root / "qemu_mps2", embed_wav=wav)

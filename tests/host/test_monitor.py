@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import cli, dataset, evaluate, monitor, pipeline, stream, train
+from host import cli, evaluate, monitor, stream
 from host.audio import fit_to_length, read_wav, write_wav
-from tests.conftest import MODEL, golden_stream
+from tests.conftest import golden_stream
 
 
 def test_reader_skips_and_counts_garbage() -> None:
@@ -29,29 +29,21 @@ def test_reader_skips_and_counts_garbage() -> None:
 
 
 @pytest.fixture(scope="module")
-def speech(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
-    """20 s of held-out keywords and other words over noise, as a WAV."""
-    meta = json.loads((MODEL / "model.json").read_text())
-    data = train.prepare(dataset.load_folder(shared_data, meta["labels"]), progress=False)
-    test = pipeline.by_origin(data.test)["real_speech"]
-    names = [meta["labels"][i] for i in test.labels]
-    audio, _ = evaluate.make_stream(test.audio, names, data.noise, minutes=1 / 3, gap_s=(0.5, 1.0), seed=11)
+def speech(held_out_speech, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, int]]]:
+    """20 s of held-out keywords and other words over noise, as a WAV, and the host's streaming detections
+    in it (label, score, time)."""
+    audio, _ = evaluate.make_stream(*held_out_speech, minutes=1 / 3, gap_s=(0.5, 1.0), seed=11)
     wav = tmp_path_factory.mktemp("speech") / "speech.wav"
     write_wav(wav, audio)
-    return wav, audio
-
-
-def _host_detections(audio: np.ndarray) -> list[tuple[str, int, int]]:
-    return [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
+    return wav, [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
 
 
 def test_kws_run_gives_the_host_streaming_detections(board, speech, shared_data: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    wav, audio = speech
+    wav, expected = speech
     port = board()
     results = monitor.run_files(port, [wav])
     got = [(d["label"], d["score"], d["time"]) for d in results[wav]]
-    expected = _host_detections(audio)
     assert len(expected) >= 3 and got == expected
     # --expect: a clip of "yes" passes for yes and fails for no.
     clip = tmp_path / "yes.wav"
@@ -74,8 +66,7 @@ def _monitor_in_thread(port: str, seconds: float, **kwargs) -> tuple[threading.T
 def test_monitor_json_and_csv(board, speech, tmp_path: Path) -> None:
     """A board with a microphone (the simulator streaming a file): JSON lines passed through, and every
     detection in the CSV with host and device time, each line complete."""
-    wav, audio = speech
-    expected = _host_detections(audio)
+    wav, expected = speech
     log = tmp_path / "detections.csv"
     thread, out, err = _monitor_in_thread(board("--wav", str(wav), "--speed", "8"), 4.0, json_out=True, csv_path=log)
     thread.join()
@@ -96,7 +87,7 @@ def test_monitor_survives_unplug(board, speech, tmp_path: Path) -> None:
     thread, _, err = _monitor_in_thread(str(link), 6.0)
     time.sleep(1.5)
     # Unplug: the simulator process goes away (its pseudo-terminal with it), then a new one appears.
-    os.system(f"pkill -f 'kws_sim --pty --wav {wav} --speed 8' >/dev/null 2>&1")
+    board.procs[-1].kill()
     time.sleep(0.5)
     link.unlink()
     link.symlink_to(board("--wav", str(wav), "--speed", "8"))
