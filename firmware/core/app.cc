@@ -104,7 +104,6 @@ void App::OnSerial(const char* data, size_t length) {
 }
 
 void App::HandleLine(const char* line, size_t length) {
-  if (length == 0) return;  // blank lines are harmless keep-alives
   const char* problem = nullptr;
   if (!protocol::ParseCommand(line, length, &command_, &problem)) {
     Error(problem);
@@ -136,12 +135,13 @@ void App::HandleLine(const char* line, size_t length) {
       break;
     }
     case protocol::CommandType::kAudio: {
-      size_t queued = 0;
-      while (queued < command_.samples) {  // flow control: make room by processing, then acknowledge
-        queued += audio_.Write(command_.audio + queued, command_.samples - queued);
-        if (queued < command_.samples) Poll();
+      if (!ready_) {
+        Error("audio: the firmware is not ready");
+        break;
       }
-      Poll();
+      // The first frame mutes the microphone (PushAudio) and starts from a reset: one stream at a time.
+      if (!serial_audio_.exchange(true, std::memory_order_acq_rel)) Reset();
+      Feed(command_.audio, command_.samples);  // flow control: processed before it is acknowledged
       protocol::JsonLine ack("ack");
       ack.Str("cmd", "audio").Int("seq", command_.seq).Int("time", static_cast<long long>(samples_));
       Send(ack);
@@ -150,9 +150,19 @@ void App::HandleLine(const char* line, size_t length) {
   }
 }
 
-int App::Poll() {
-  if (!ready_) return 0;
-  int inferences = 0;
+void App::Feed(const int16_t* samples, size_t n) {
+  if (!ready_) return;  // nothing would drain the ring buffer
+  while (n > 0) {
+    const size_t room = audio_.Free();
+    const size_t queued = audio_.Write(samples, n < room ? n : room);
+    samples += queued;
+    n -= queued;
+    Poll();
+  }
+}
+
+void App::Poll() {
+  if (!ready_) return;
   int16_t chunk[model::kStrideSamples];
   size_t have = 0;
   size_t used = 0;
@@ -175,11 +185,9 @@ int App::Poll() {
       if (frames >= static_cast<uint64_t>(model::kFrames) &&
           (frames - model::kFrames) % model::kInferenceEveryFrames == 0) {
         OnFrame();
-        ++inferences;
       }
     }
   }
-  return inferences;
 }
 
 void App::OnFrame() {

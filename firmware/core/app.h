@@ -4,6 +4,7 @@
 // OnSerial / Poll.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -38,26 +39,28 @@ class App {
  public:
   // Initialises everything and sends the hello line. Returns false (after an error line) on failure.
   bool Init(const Board& board);
-  // Queues microphone / file samples; returns how many fit (the rest are counted as overrun).
-  size_t PushAudio(const int16_t* samples, size_t n) { return audio_.Write(samples, n); }
+  // Queues microphone samples (interrupt context); returns how many fit (the rest are counted as overrun).
+  // Muted for good once the host has sent audio frames, so that one stream never interleaves with another.
+  size_t PushAudio(const int16_t* samples, size_t n) {
+    return serial_audio_.load(std::memory_order_acquire) ? 0 : audio_.Write(samples, n);
+  }
+  // Queues samples from the main loop, processing queued audio whenever the ring buffer is full.
+  void Feed(const int16_t* samples, size_t n);
   // Feeds received serial bytes; complete lines are executed.
   void OnSerial(const char* data, size_t length);
-  // Processes all queued audio. Returns the number of inferences run.
-  int Poll();
+  // Processes all queued audio.
+  void Poll();
 
   void SendHello();
   void Reset();
-  uint64_t samples_processed() const { return samples_; }
+  // Sends a protocol line, or an error line, on the board's output.
+  void Send(protocol::JsonLine& line);
+  void Error(const char* message);
   size_t arena_used() const { return runner_.arena_used(); }
-  // Per-frame feature and per-inference cycle counts of the last measurement (0 without a counter).
-  uint32_t last_frame_cycles() const { return frame_cycles_; }
-  uint32_t last_inference_cycles() const { return inference_cycles_; }
 
  private:
   void HandleLine(const char* line, size_t length);
   void OnFrame();
-  void Send(protocol::JsonLine& line);
-  void Error(const char* message);
   uint32_t Now() const { return board_.cycles != nullptr ? board_.cycles() : 0; }
 
   Board board_;
@@ -70,6 +73,7 @@ class App {
   int8_t scores_[model::kLabelCount] = {};
   bool send_scores_ = false;
   bool ready_ = false;
+  std::atomic<bool> serial_audio_{false};  // set by the main loop, read by the microphone's interrupt
   uint64_t samples_ = 0;  // since reset, fed to the feature provider
   uint32_t frame_cycles_ = 0;
   uint32_t inference_cycles_ = 0;

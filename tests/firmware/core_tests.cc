@@ -236,6 +236,35 @@ void TestFeatureSlicing() {
   CHECK(whole.frame_count() == 0 && whole.window()[0] == -128);
 }
 
+std::string g_output;
+void Capture(const char* data, size_t length) { g_output.append(data, length); }
+
+void TestAppAudioSources() {
+  kws::Board board;
+  board.write = Capture;
+  static kws::App ready;
+  CHECK(ready.Init(board));
+  static kws::App not_ready;  // as after a failed Init
+  const int16_t silence[512] = {};
+  const std::string frame = "audio 0 512 " + [&] {
+    char crc[9];
+    std::snprintf(crc, sizeof(crc), "%08x",
+                  static_cast<unsigned>(kws::protocol::Crc32(reinterpret_cast<const uint8_t*>(silence), sizeof(silence))));
+    return std::string(crc) + " " + std::string(sizeof(silence) / 3 * 4, 'A') + "AA==\n";  // base64 of 1,024 zero bytes
+  }();
+  // Not initialised (it has no output either): five frames, more than the ring buffer holds, return instead
+  // of waiting for room that never comes.
+  for (int i = 0; i < 5; ++i) not_ready.OnSerial(frame.data(), frame.size());
+  // Ready: the microphone path takes samples until the host sends audio frames; the first frame starts from
+  // a reset (time 512, not 768) and the microphone is muted from then on.
+  int16_t samples[256] = {};
+  CHECK(ready.PushAudio(samples, 256) == 256);
+  g_output.clear();
+  ready.OnSerial(frame.data(), frame.size());
+  CHECK(g_output.find("\"cmd\":\"audio\",\"seq\":0,\"time\":512") != std::string::npos);
+  CHECK(ready.PushAudio(samples, 256) == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -243,6 +272,7 @@ int main() {
   TestRecognizer();
   TestProtocol();
   TestFeatureSlicing();
+  TestAppAudioSources();
   std::printf("%d passed, %d failed\n", g_checks - g_failures, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

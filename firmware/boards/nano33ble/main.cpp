@@ -73,10 +73,7 @@ void setup() {
   app.Init(board);
 #if KWS_PDM
   PDM.onReceive(OnPdm);
-  if (!PDM.begin(1, kws::model::kSampleRate)) {
-    static const char kError[] = "{\"type\":\"error\",\"msg\":\"PDM microphone failed to start\"}\n";
-    WriteBoth(kError, sizeof(kError) - 1);
-  }
+  if (!PDM.begin(1, kws::model::kSampleRate)) app.Error("PDM microphone failed to start");
 #endif
 }
 

@@ -183,10 +183,7 @@ int main(int argc, char** argv) {
     }
     for (size_t pos = 0; pos < samples.size();) {
       const size_t n = samples.size() - pos < chunk ? samples.size() - pos : chunk;
-      for (size_t queued = 0; queued < n;) {  // a chunk larger than the ring buffer goes in pieces
-        queued += app.PushAudio(samples.data() + pos + queued, n - queued);
-        app.Poll();
-      }
+      app.Feed(samples.data() + pos, n);
       pos += n;
       if (pty) {
         const ssize_t got = read(g_in, buffer, sizeof(buffer));

@@ -39,7 +39,8 @@ volatile uint32_t rx_tail = 0;
 uint8_t tx_buffer[256];  // EasyDMA reads RAM only
 
 int16_t pdm_buffers[2][kPdmSamples];
-volatile int pdm_filling = 0;
+int pdm_latched[2];  // buffers latched by STARTED and not yet ended, oldest first (interrupt only)
+int pdm_latched_count = 0;
 
 void UartWrite(const char* data, size_t length) {
   while (length > 0) {
@@ -149,14 +150,22 @@ void UARTE0_IRQHandler() {
 }
 
 void PDM_IRQHandler() {
-  if (nrf::PDM->EVENTS_STARTED) {  // the buffer being filled is latched: queue the other one
+  // STARTED: the buffer SAMPLE_PTR names is latched for filling; queue the other one. END: the oldest latched
+  // buffer is full. On the chip END(n) and STARTED(n+1) are often pending together; Renode's model raises
+  // STARTED(n) and END(n) together. Handling STARTED first against the queue of latched buffers suits both.
+  if (nrf::PDM->EVENTS_STARTED) {
     nrf::PDM->EVENTS_STARTED = 0;
-    nrf::PDM->SAMPLE_PTR = reinterpret_cast<uint32_t>(pdm_buffers[pdm_filling ^ 1]);
+    const int latched = nrf::PDM->SAMPLE_PTR == reinterpret_cast<uint32_t>(pdm_buffers[1]) ? 1 : 0;
+    if (pdm_latched_count < 2) pdm_latched[pdm_latched_count++] = latched;
+    nrf::PDM->SAMPLE_PTR = reinterpret_cast<uint32_t>(pdm_buffers[latched ^ 1]);
   }
   if (nrf::PDM->EVENTS_END) {
     nrf::PDM->EVENTS_END = 0;
-    app.PushAudio(pdm_buffers[pdm_filling], kPdmSamples);
-    pdm_filling = pdm_filling ^ 1;
+    if (pdm_latched_count > 0) {
+      app.PushAudio(pdm_buffers[pdm_latched[0]], kPdmSamples);
+      pdm_latched[0] = pdm_latched[1];
+      --pdm_latched_count;
+    }
   }
 }
 

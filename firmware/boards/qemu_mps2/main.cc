@@ -46,18 +46,15 @@ int main() {
     constexpr size_t kChunk = 256;  // as a microphone DMA buffer would deliver it
     for (size_t pos = 0; pos < kws::audio::kSamples; pos += kChunk) {
       const size_t n = kws::audio::kSamples - pos < kChunk ? kws::audio::kSamples - pos : kChunk;
-      app.PushAudio(kws::audio::kData + pos, n);
-      app.Poll();
+      app.Feed(kws::audio::kData + pos, n);
     }
     kws::protocol::JsonLine memory("memory");
     memory.Int("heap_used", static_cast<long long>(kws_heap_used()))
         .Int("stack_used", static_cast<long long>(kws_stack_used()))
         .Int("arena_used", static_cast<long long>(app.arena_used()));
-    size_t length = 0;
-    const char* text = memory.Finish(&length);
-    UartWrite(text, length);
-    static const char kDone[] = "{\"type\":\"done\"}\n";
-    UartWrite(kDone, sizeof(kDone) - 1);
+    app.Send(memory);
+    kws::protocol::JsonLine done("done");
+    app.Send(done);
     return 0;
   }
   for (;;) {
