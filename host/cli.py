@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from host import __version__
+from host import __version__, firmware, flash
 from host.config import FEATURES, STANDARD_KEYWORDS
 from host.util import KwsError, atomic_write_json
 
@@ -308,7 +308,7 @@ def parser() -> argparse.ArgumentParser:
     )
     fb.add_argument(
         "--board",
-        choices=["native", "qemu_mps2", "nrf52840"],
+        choices=list(firmware.BOARDS),
         default="native",
         help="board layer (default: %(default)s)",
     )
@@ -346,7 +346,7 @@ def parser() -> argparse.ArgumentParser:
     fl.add_argument(
         "--env",
         default="nano33ble",
-        choices=["nano33ble", "nano33ble_sense"],
+        choices=flash.ENVS,
         help="PlatformIO environment: audio over serial, or the Sense's microphone (default: %(default)s)",
     )
     fl.add_argument("--dry-run", action="store_true", help="print every command instead of running it")

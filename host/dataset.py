@@ -26,7 +26,7 @@ from host.config import BACKGROUND, FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.util import KwsError, atomic_dir, cache_dir
 
 SPLITS = ("train", "validation", "test")
-SYNTH_VERSION = 1  # bump when the generator changes, so cached datasets are rebuilt
+SYNTH_VERSION = 2  # bump when the generator changes, so cached datasets are rebuilt
 
 # Words spoken for the `_unknown_` class of synthetic datasets (the keywords themselves are removed).
 UNKNOWN_WORDS = (
@@ -298,8 +298,10 @@ def download_speech_commands(
 def _fetch(url: str, part: Path, size: int, progress: bool) -> None:
     """Append the rest of `url` to `part`, asking the server for the missing byte range only."""
     have = part.stat().st_size if part.exists() else 0
-    if have >= size:
+    if have == size:
         return
+    if have > size:  # not a prefix of this file: start again
+        have = 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:

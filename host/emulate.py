@@ -58,8 +58,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = None,
-          extra: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:  # fmt: skip
+def start(elf: Path, work: Path, pcm: Path | None = None, extra: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
     """Start Renode headless with the image (and `extra` monitor commands before it runs); returns the
     process and the pyserial URL of UART0."""
     exe = shutil.which("renode")
@@ -67,7 +66,7 @@ def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = Non
         raise KwsError(
             "Renode is not installed: get its portable Linux release from renode.io and put `renode` on PATH"
         )
-    port = port or free_port()
+    port = free_port()
     commands = [f"$elf=@{elf}", f"$platform=@{local_platform(renode_root(Path(exe)), work)}", f"$port={port}",
                 f"include @{RESC}"]  # fmt: skip
     if pcm is not None:
@@ -86,6 +85,7 @@ def start(elf: Path, work: Path, pcm: Path | None = None, port: int | None = Non
             return proc, f"socket://127.0.0.1:{port}"
         time.sleep(0.3)
     proc.kill()
+    proc.wait()
     raise KwsError("Renode did not open the UART socket within 60 s")
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host.util import KwsError, atomic_write_json
+from host.util import KwsError, atomic_write_bytes, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
@@ -101,7 +101,7 @@ def run(cmd: list[str], cwd: Path | None = None, timeout: float = 1800) -> str:
     return done.stdout
 
 
-def build(board: str, model_dir: Path, build_dir: Path, embed_wav: Path | None = None, jobs: int = 2) -> Path:
+def build(board: str, model_dir: Path, build_dir: Path, embed_wav: Path | None = None) -> Path:
     """Configure and build one board layer with CMake for the exported model in `model_dir`."""
     if board not in BOARDS:
         raise KwsError(f"unknown board {board!r}; choose one of {sorted(BOARDS)}")
@@ -125,20 +125,15 @@ def build(board: str, model_dir: Path, build_dir: Path, embed_wav: Path | None =
     if shutil.which("ccache"):
         cmd += ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
     run(cmd)
-    run(["cmake", "--build", str(build_dir), f"-j{jobs}"])
+    run(["cmake", "--build", str(build_dir), "-j2"])
     return Path(build_dir)
 
 
 def parse_lines(text: str) -> list[dict[str, Any]]:
-    """The JSON lines of a firmware's output (anything else is skipped)."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
+    """The protocol messages in a firmware's output (anything else is skipped)."""
+    from host.stream import Reader
+
+    return list(Reader().feed(text.encode() + b"\n"))
 
 
 def image_size(elf: Path) -> dict[str, int]:
@@ -198,11 +193,12 @@ def qemu(elf: Path, *, counts: Path | None = None, timeout: float = 600) -> str:
 
 
 def bench_audio(path: Path, seconds: int = 4) -> Path:
-    """A fixed test signal: one synthetic word per second over quiet noise (the same on every machine)."""
+    """A fixed test signal: one synthetic word per second over quiet noise (the same on every machine).
+    Rewritten only when its bytes change, so that the image it is compiled into is not rebuilt each time."""
     import numpy as np
 
     from host import synth
-    from host.audio import write_wav
+    from host.audio import wav_bytes
 
     engine = synth.Engine(0)
     voices = synth.voices()
@@ -211,7 +207,9 @@ def bench_audio(path: Path, seconds: int = 4) -> Path:
     for i, word in enumerate(("yes", "no", "up", "down", "left", "right", "on", "off")[:seconds]):
         w = synth.speak(engine, word, voices[i * 37 % len(voices)]).astype(np.float64)[:12000]
         audio[i * 16000 + 2000 : i * 16000 + 2000 + len(w)] += w * (12000 / (np.abs(w).max() + 1))
-    write_wav(path, np.clip(np.round(audio), -32768, 32767).astype(np.int16))
+    data = wav_bytes(np.clip(np.round(audio), -32768, 32767).astype(np.int16))
+    if not path.exists() or path.read_bytes() != data:
+        atomic_write_bytes(path, data)
     return path
 
 
@@ -219,15 +217,14 @@ def bench(model_dir: Path, build_root: Path, wav: Path | None = None, json_path:
     """Instructions per inference and per feature frame (QEMU, CMSIS-NN), flash and RAM of the Cortex-M4
     image, arena bytes; optionally written as JSON."""
     from host.audio import read_wav
+    from host.config import FeatureConfig
 
     if wav is None:
-        Path(build_root).mkdir(parents=True, exist_ok=True)
         wav = bench_audio(Path(build_root) / "bench.wav")
     samples = len(read_wav(wav))
     meta = json.loads((Path(model_dir) / "model.json").read_text())
-    feats = meta["features"]
-    window = feats["sample_rate"] * feats["window_ms"] // 1000
-    stride = feats["sample_rate"] * feats["stride_ms"] // 1000
+    feats = FeatureConfig.from_dict(meta["features"])
+    window, stride = feats.window_samples, feats.stride_samples
     frames = 1 + (samples - window) // stride if samples >= window else 0
     build_dir = build("qemu_mps2", model_dir, Path(build_root) / "qemu_mps2", embed_wav=wav)
     elf = build_dir / "boards" / "qemu_mps2" / "kws_qemu.elf"
@@ -241,13 +238,13 @@ def bench(model_dir: Path, build_root: Path, wav: Path | None = None, json_path:
     frame_total = counts["frame"]["total"]
     result = {
         "model": meta["name"],
-        "audio_seconds": samples / feats["sample_rate"],
+        "audio_seconds": samples / feats.sample_rate,
         "inferences": inference["pairs"],
         "instructions_per_inference": inference["total"] // max(inference["pairs"], 1),
         "instructions_per_inference_max": inference["max"],
         "instructions_per_feature_frame": frame_total // max(frames, 1),
         "feature_frames": frames,
-        "feature_load_at_64mhz": frame_total / max(frames, 1) / (64e6 * feats["stride_ms"] / 1000),
+        "feature_load_at_64mhz": frame_total / max(frames, 1) / (64e6 * feats.stride_ms / 1000),
         **size,
         "heap_bytes": memory.get("heap_used", 0),
         "stack_bytes": memory.get("stack_used", 0),

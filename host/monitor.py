@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from host.stream import Device, check_hello
+from host.stream import FRAME_SAMPLES, Device, check_hello
 from host.util import KwsError
 
 CSV_FIELDS = ("host_time", "device_time_s", "device_samples", "label", "score")
@@ -90,7 +90,8 @@ def monitor(
     end = time.monotonic() + duration if duration else None
     detections = 0
     device: Device | None = None
-    garbage = 0
+    garbage = 0  # malformed lines, over every connection
+    earlier_garbage = 0
     connected_once = False
     try:
         while end is None or time.monotonic() < end:
@@ -111,9 +112,10 @@ def monitor(
             try:
                 for message in device.messages(0.2):
                     detections += handle(message, view, log, json_out, out, err)
-                garbage = device.reader.garbage
+                garbage = earlier_garbage + device.reader.garbage
             except (serial.SerialException, OSError):
                 print(f"kws: {port} disconnected; waiting for it to come back", file=err)
+                earlier_garbage += device.reader.garbage
                 device.close()
                 device = None
                 continue
@@ -181,6 +183,6 @@ def run_files(port: str, files: Sequence[Path], *, baud: int = 115200) -> dict[P
             if device.wait_for("ack", 5.0, cmd="reset") is None:
                 raise KwsError(f"the firmware on {port} did not acknowledge reset")
             found = [m for m in device.feed_audio(audio, seq) if m.get("type") == "detection"]
-            seq += -(-len(audio) // 512)
+            seq += -(-len(audio) // FRAME_SAMPLES)
             results[path] = found
     return results

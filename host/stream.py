@@ -46,7 +46,6 @@ class Reader:
     """Splits a byte stream into protocol messages; anything that is not a JSON object is counted."""
 
     garbage: int = 0
-    warned_version: bool = False
     buffer: bytearray = field(default_factory=bytearray)
     max_line: int = 1 << 16
 

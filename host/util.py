@@ -21,17 +21,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KWS_CACHE", Path.home() / ".cache" / "kws"))
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # once, at import: os.umask can only be read by setting it, which races with threads
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see either the old content or the whole new content."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; give them the usual permissions
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; give them the usual permissions
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -57,7 +60,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a scratch directory that replaces `path` only if the block finishes without error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o777 & ~_umask())
+    os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         yield tmp
         old = None
