@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from host.util import KwsError, atomic_write_bytes, atomic_write_json
+from host.util import KwsError, atomic_dir, atomic_write_bytes, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
@@ -67,9 +67,7 @@ def fetch_tflm(dest: Path | None = None) -> Path:
             tar.extractall(tmp, filter="data")
         src = next(Path(tmp).glob("tflite-micro-*"))
         for kernels, options in KERNELS.items():
-            out = dest / kernels
-            if out.exists():
-                shutil.rmtree(out)
+            out = Path(tmp) / f"tree-{kernels}"  # moved into place only when complete
             cmd = ["python3", "tensorflow/lite/micro/tools/project_generation/create_tflm_tree.py", str(out)]
             if options:
                 cmd.insert(2, f"--makefile_options={options}")
@@ -84,6 +82,9 @@ def fetch_tflm(dest: Path | None = None) -> Path:
                 downloads = src / "tensorflow/lite/micro/tools/make/downloads"
                 for rel in CMSIS_EXTRA:
                     shutil.copytree(downloads / rel, out / "third_party" / rel, dirs_exist_ok=True)
+            with atomic_dir(dest / kernels) as staged:
+                staged.rmdir()
+                shutil.move(out, staged)
     return dest
 
 
