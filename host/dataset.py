@@ -6,27 +6,32 @@ generator writes one too (cached by its parameters), so one loader serves them a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
+import re
 import tarfile
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from host import synth
+from host import augment, synth
 from host.audio import fit_to_length, read_wav, write_wav
 from host.config import BACKGROUND, FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.util import KwsError, atomic_dir, cache_dir
 
 SPLITS = ("train", "validation", "test")
-SYNTH_VERSION = 2  # bump when the generator changes, so cached datasets are rebuilt
+SYNTH_VERSION = 3  # bump when the generator changes, so cached datasets are rebuilt
 
 # Words spoken for the `_unknown_` class of synthetic datasets (the keywords themselves are removed).
 UNKNOWN_WORDS = (
@@ -58,7 +63,7 @@ class Dataset:
     labels: tuple[str, ...]
     items: list[Item] = field(default_factory=list)
     noise: list[np.ndarray] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)  # what each folder was, without machine paths
 
     def split(self, name: str, validation_pct: int = 10, test_pct: int = 15) -> list[Item]:
         return [it for it in self.items if which_split(it.speaker, validation_pct, test_pct) == name]
@@ -68,8 +73,13 @@ class Dataset:
         return {label: c.get(label, 0) for label in self.labels}
 
 
+MAX_KEYWORDS = 30  # the firmware's recognizer holds 32 labels: the keywords, `_silence_` and `_unknown_`
+MAX_KEYWORD_CHARS = 24  # every label goes into the firmware's hello line, which has a fixed size
+_KEYWORD = re.compile(r"[a-z]+(?:['-]?[a-z]+)*(?: [a-z]+(?:['-]?[a-z]+)*)*")
+
+
 def labels_for(keywords: Sequence[str]) -> tuple[str, ...]:
-    """The model's label order: the keywords as given, then `_silence_` and `_unknown_`."""
+    """The model's label order: the keywords as given (lowercased), then `_silence_` and `_unknown_`."""
     words = [k.strip().lower() for k in keywords if k.strip()]
     if not words:
         raise KwsError("the keyword list is empty: give at least one keyword, e.g. --keywords yes,no")
@@ -78,7 +88,24 @@ def labels_for(keywords: Sequence[str]) -> tuple[str, ...]:
         raise KwsError(f"invalid keyword(s) {bad}: keywords are words, not folder names starting with '_'")
     if len(set(words)) != len(words):
         raise KwsError(f"duplicate keywords in {words}")
+    odd = [w for w in words if not _KEYWORD.fullmatch(w) or len(w) > MAX_KEYWORD_CHARS]
+    if odd:
+        raise KwsError(
+            f"keyword(s) {odd} cannot be labels: use English words of the letters a-z (an apostrophe or hyphen "
+            f"inside a word, single spaces between words), at most {MAX_KEYWORD_CHARS} characters; write "
+            "numbers as words (forty two)"
+        )
+    if len(words) > MAX_KEYWORDS:
+        raise KwsError(f"{len(words)} keywords: the firmware holds at most {MAX_KEYWORDS}")
     return (*words, SILENCE, UNKNOWN)
+
+
+def check_speakable(keywords: Sequence[str]) -> None:
+    """Refuse keywords the speech engines cannot say (eSpeak NG finds no pronunciation for them)."""
+    engine = synth.Engine(0)
+    mute = [k for k in keywords if not engine.phonemes(k)]
+    if mute:
+        raise KwsError(f"eSpeak NG finds no pronunciation for {mute}: spell keywords as ordinary words")
 
 
 def speaker_of(path: Path) -> str:
@@ -101,7 +128,7 @@ def load_folder(root: Path, labels: Sequence[str], *, require_all: bool = True) 
     root = Path(root)
     if not root.is_dir():
         raise KwsError(f"dataset folder {root} does not exist")
-    ds = Dataset(tuple(labels), sources=[str(root)])
+    ds = Dataset(tuple(labels))
     origin = "synthetic" if (root / "dataset.json").exists() else "real"
     known = set(labels)
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -115,12 +142,31 @@ def load_folder(root: Path, labels: Sequence[str], *, require_all: bool = True) 
     if noise_dir.is_dir():
         ds.noise = [read_wav(p) for p in sorted(noise_dir.glob("*.wav"))]
     counts = ds.counts()
+    ds.sources = [describe_folder(root, ds)]
     missing = [lab for lab in labels if lab not in (SILENCE, UNKNOWN) and counts[lab] == 0]
     if require_all and missing:
         raise KwsError(f"dataset folder {root} has no clips for {missing}: each keyword needs a folder of WAVs")
     if not ds.items:
         raise KwsError(f"dataset folder {root} holds no WAV clips in the Speech Commands layout")
     return ds
+
+
+def describe_folder(root: Path, ds: Dataset) -> dict[str, Any]:
+    """A portable description of a dataset folder for model.json: its name, kind and size, and for synthetic
+    data the generator's record (engines, voices, settings); never the machine's path."""
+    source: dict[str, Any] = {
+        "folder": root.name,
+        "origin": "synthetic" if (root / "dataset.json").exists() else "real",
+        "clips": len(ds.items),
+        "speakers": len({it.speaker for it in ds.items}),
+        "noise_recordings": len(ds.noise),
+    }
+    if source["origin"] == "synthetic":
+        record = json.loads((root / "dataset.json").read_text())
+        # eSpeak's hundreds of accent x variant voices are given as a count, the others by name
+        record["engines"] = {e: v if len(v) <= 20 else f"{len(v)} voices" for e, v in record.get("engines", {}).items()}
+        source["synthetic"] = record
+    return source
 
 
 def combine(datasets: Sequence[Dataset]) -> Dataset:
@@ -144,6 +190,39 @@ def load_clips(items: Sequence[Item], cfg: FeatureConfig = FEATURES, progress: b
 
 
 # ---------------------------------------------------------------------------------------------- synthetic
+
+# Words that sound like the standard keywords: the hardest `_unknown_` examples. Any word eSpeak pronounces
+# exactly like a keyword ("know" for "no", "write" for "right") is dropped, since no model can tell them apart.
+SOUND_ALIKES = {
+    "yes": "yet yeah yep yell less guess mess chess bless says yesterday",
+    "no": "now snow though low toe dough nose note know knee new",
+    "up": "cup pup hop app op sup upper hope",
+    "down": "town brown gown dawn dog done round crown",
+    "left": "lift loft laughed theft lefty lest felt",
+    "right": "light bright night fight ride ripe wright rate",
+    "on": "an in own dawn one gone upon honest",
+    "off": "of cough awe often scoff",
+    "stop": "top shop step spot stock stomp drop",
+    "go": "though low goat ghost dough grow goal good",
+}
+# Everyday words, and two- or three-word phrases built from them, for `_unknown_`.
+VOCABULARY = tuple(UNKNOWN_WORDS) + tuple(
+    "bag ball bank bath bell belt bike bill boat book boot bowl box boy bread bus cake call car card cart chair "
+    "cheese chicken city class clock cloud coat cold cook corn cow cup dance dark desk door dream dress drink "
+    "duck east egg face farm fast fish flag floor flower fork friend frog game gift girl glass goat gold grass "
+    "hair hand hat head heart hill horse hot ice jacket juice key king kite lamp lemon line lion map milk moon "
+    "mouse name nest nose note ocean page park party pen pig pizza plane plant queen rain ring road rock room "
+    "rose salt sand school sea seat shirt shoe shop sister sky snake snow sock song soup star street sugar sun "
+    "table tea tiger toast town toy train truck uncle van wall watch wheel wind winter wolf wood word year zoo "
+    "alpha beta delta gamma omega hundred thousand million monday friday sunday april june july august".split()
+)
+NOISE_KINDS = ("white", "pink", "brown", "hum", "babble")
+# How often each installed engine speaks a clip: Flite's and Festival's voices sound more like people, but
+# eSpeak NG brings hundreds of accents and variants.
+ENGINE_SHARE = {"espeak": 0.3, "flite": 0.4, "festival": 0.3}
+VIRTUAL_SPEAKERS = 48  # per Flite or Festival voice: the voice with one fixed formant/pitch/tempo change each
+CHUNK = 128  # clips per synthesis job; each job starts a fresh synthesizer, so the output never depends on
+# how jobs were spread over processes
 
 
 def _noise(kind: str, n: int, rng: np.random.Generator, engine: synth.Engine) -> np.ndarray:
@@ -170,93 +249,257 @@ def _noise(kind: str, n: int, rng: np.random.Generator, engine: synth.Engine) ->
     return x / (np.sqrt(np.mean(x**2)) + 1e-9)
 
 
-def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """Add `noise` to `speech` at the given speech-to-noise ratio (by RMS over the loud part)."""
-    s = speech.astype(np.float64)
-    n = noise[: len(s)].astype(np.float64)
-    s_rms = np.sqrt(np.mean(s[np.abs(s) > 0.05 * np.abs(s).max()] ** 2)) if np.any(s) else 1.0
-    n_rms = np.sqrt(np.mean(n**2)) + 1e-9
-    return np.clip(s + n * (s_rms / n_rms) * 10 ** (-snr_db / 20), -32768, 32767).astype(np.int16)
+@dataclass(frozen=True)
+class Speaker:
+    """A synthetic person: an engine's voice, with a fixed voice change (none for eSpeak's own variants)."""
+
+    voice: synth.Voice
+    change: augment.VoiceChange | None
+    index: int = 0
+
+    @property
+    def id(self) -> str:
+        return f"{self.voice.speaker}-{self.index}"
 
 
-def _place(word: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """Put a word at a random position in a clip of `length` samples (trimmed if it is longer)."""
-    word = word[:length]
-    out = np.zeros(length, np.int16)
-    start = int(rng.integers(0, length - len(word) + 1))
-    out[start : start + len(word)] = word
+def speakers(available: dict[str, tuple[synth.Voice, ...]], seed: int) -> dict[str, list[Speaker]]:
+    """Per engine, its synthetic speakers: each eSpeak voice once (half of them with a voice change), each
+    Flite and Festival voice as VIRTUAL_SPEAKERS people (the first one as the engine speaks it)."""
+    rng = np.random.default_rng([seed, 1])
+    out: dict[str, list[Speaker]] = {}
+    for engine, vs in available.items():
+        if engine == "espeak":
+            out[engine] = [Speaker(v, augment.VoiceChange.draw(rng) if rng.random() < 0.5 else None) for v in vs]
+        else:
+            out[engine] = [
+                Speaker(v, augment.VoiceChange.draw(rng) if i else None, i) for v in vs for i in range(VIRTUAL_SPEAKERS)
+            ]
     return out
 
 
-def synth_key(keywords: Sequence[str], per_word: int, seed: int) -> str:
-    spec = json.dumps([SYNTH_VERSION, list(keywords), per_word, seed, FEATURES.sample_rate])
+def hard_negatives(keywords: Sequence[str], engine: synth.Engine) -> list[str]:
+    """`_unknown_` words that sound like the keywords: the curated sound-alikes of the standard keywords plus
+    any vocabulary word one phoneme away from a keyword; never a word pronounced exactly like a keyword."""
+    said = {k: engine.phonemes(k) for k in keywords}
+    candidates = {w for k in keywords for w in SOUND_ALIKES.get(k, "").split()}
+    for w in VOCABULARY:
+        p = engine.phonemes(w)
+        if any(_edit_distance(p, q) == 1 for q in said.values()):
+            candidates.add(w)
+    return sorted(
+        w for w in candidates if engine.phonemes(w) not in said.values() and not set(w.split()) & set(keywords)
+    )
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    label: str
+    text: str  # what is said ("" for silence)
+    speaker: Speaker | None
+    before: str  # a word said right before the clip's word (its tail at the clip start), or ""
+
+
+def plan_clips(
+    keywords: Sequence[str], per_word: int, seed: int, available: dict[str, tuple[synth.Voice, ...]]
+) -> list[ClipPlan]:
+    """What each clip says and who says it: `per_word` clips per keyword, 2 × per_word `_unknown_` (a quarter
+    of them sound-alikes, a sixth short phrases), per_word `_silence_`."""
+    rng = np.random.default_rng(seed)
+    people = speakers(available, seed)
+    engines = list(people)
+    share = np.array([ENGINE_SHARE[e] for e in engines])
+    engine = synth.Engine(seed)
+    words = [w for w in VOCABULARY if w not in keywords and engine.phonemes(w) not in map(engine.phonemes, keywords)]
+    alikes = hard_negatives(keywords, engine) or words
+
+    def someone() -> Speaker:
+        group = people[engines[int(rng.choice(len(engines), p=share / share.sum()))]]
+        return group[int(rng.integers(len(group)))]
+
+    def before() -> str:
+        return str(rng.choice(words)) if rng.random() < 0.2 else ""
+
+    plan = [ClipPlan(k, k, someone(), before()) for k in keywords for _ in range(per_word)]
+    for _ in range(per_word * 2):
+        r = rng.random()
+        if r < 0.25:
+            text = str(rng.choice(alikes))
+        elif r < 0.42:
+            text = " ".join(rng.choice(words, size=int(rng.integers(2, 4))))
+        else:
+            text = str(rng.choice(words))
+        plan.append(ClipPlan(UNKNOWN, text, someone(), before()))
+    plan += [ClipPlan(SILENCE, "", None, "") for _ in range(per_word)]
+    return plan
+
+
+def _place(word: np.ndarray, length: int, rng: np.random.Generator, cut: float = 0.0) -> np.ndarray:
+    """Put a word at a random position in a clip of `length` samples. Up to `cut` of it may hang over either
+    edge (partial words); a word longer than the clip is trimmed."""
+    word = word[:length]
+    over = int(len(word) * cut * rng.random())
+    start = int(rng.integers(-over, length - len(word) + over + 1))
+    out = np.zeros(length, np.float32)
+    lo, hi = max(start, 0), min(start + len(word), length)
+    out[lo:hi] = word[lo - start : hi - start]
+    return out
+
+
+def _say(synthesizer: synth.Synthesizer, text: str, who: Speaker, rng: np.random.Generator) -> np.ndarray:
+    """`text` spoken by `who`, with this utterance's own tempo and pitch."""
+    espeak = who.voice.engine == "espeak"
+    audio = synthesizer.say(
+        text,
+        who.voice,
+        tempo=float(rng.uniform(0.65, 1.5) if espeak else rng.uniform(0.8, 1.25)),
+        pitch=float(rng.uniform(0.3, 1.7) if espeak else rng.uniform(0.9, 1.1)),
+        pitch_range=float(rng.uniform(0.4, 1.8)),
+    )
+    if who.change is not None:
+        jitter = float(rng.uniform(0.9, 1.1))
+        audio = augment.change_voice(audio, dataclasses.replace(who.change, duration=who.change.duration * jitter))
+    return audio
+
+
+def render(
+    clip: ClipPlan,
+    synthesizer: synth.Synthesizer,
+    rng: np.random.Generator,
+    noises: Sequence[np.ndarray],
+    rirs: Sequence[np.ndarray],
+    n: int,
+) -> np.ndarray:
+    """One clip as int16: the words, a room, a microphone, background noise."""
+    noise = noises[int(rng.integers(len(noises)))]
+    offset = int(rng.integers(0, len(noise) - n))
+    noise = noise[offset : offset + n]
+    if clip.speaker is None:  # silence: noise alone, digital silence now and then
+        level = 0.0 if rng.random() < 0.08 else 32767 * 10 ** (rng.uniform(-80, -25) / 20)
+        return augment.to_int16(augment.colour(noise * level, rng))
+    audio = _say(synthesizer, clip.text, clip.speaker, rng)
+    if clip.before:
+        tail = _say(synthesizer, clip.before, clip.speaker, rng)[-int(rng.uniform(0.08, 0.3) * FEATURES.sample_rate) :]
+        gap = np.zeros(int(rng.uniform(0.03, 0.15) * FEATURES.sample_rate), np.float32)
+        audio = np.concatenate([tail * rng.uniform(0.5, 1.0), gap, audio])
+    if rng.random() < 0.65:
+        audio = augment.reverberate(np.pad(audio, (0, FEATURES.sample_rate // 4)), rirs[int(rng.integers(len(rirs)))])
+    if rng.random() < 0.75:
+        audio = augment.colour(audio, rng)
+    peak = float(np.abs(audio).max() or 1)
+    audio = audio * (32767 * 10 ** (rng.uniform(-30, -1) / 20) / peak)
+    # Keywords stay whole (a word said before one may be cut at the clip start); other words may hang over
+    # either edge of the clip.
+    placed = _place(audio, n, rng, cut=0.3) if clip.label == UNKNOWN else _place(audio[-n:], n, rng)
+    if rng.random() < 0.85:
+        placed = augment.mix(placed, noise, float(rng.uniform(0, 35)))
+    return augment.to_int16(placed)
+
+
+def _synth_job(args: tuple[int, list[ClipPlan], int, Path, list[np.ndarray], list[np.ndarray]]) -> list[np.ndarray]:
+    first, clips, seed, _tmp, noises, rirs = args
+    synthesizer = synth.Synthesizer(seed * 1_000_003 + first)
+    try:
+        return [
+            render(c, synthesizer, np.random.default_rng([seed, first + i]), noises, rirs, FEATURES.clip_samples)
+            for i, c in enumerate(clips)
+        ]
+    finally:
+        synthesizer.close()
+
+
+def synth_key(
+    keywords: Sequence[str], per_word: int, seed: int, available: dict[str, tuple[synth.Voice, ...]] | None = None
+) -> str:
+    voices = {e: [v.name for v in vs] for e, vs in (available or synth.engines()).items()}
+    spec = json.dumps([SYNTH_VERSION, list(keywords), per_word, seed, FEATURES.sample_rate, voices])
     return hashlib.sha1(spec.encode()).hexdigest()[:12]
 
 
 def synthesize(
-    keywords: Sequence[str], out: Path | None = None, *, per_word: int = 300, seed: int = 0, progress: bool = True
+    keywords: Sequence[str],
+    out: Path | None = None,
+    *,
+    per_word: int = 300,
+    seed: int = 0,
+    engines: Sequence[str] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
 ) -> Path:
     """Generate (or reuse from the cache) a synthetic dataset folder for `keywords`; returns its path.
 
-    Each keyword gets `per_word` clips from random speakers (accent × voice variant), rates, pitches and
-    placements, with noise at a random SNR; `_unknown_` gets 1.5 × per_word clips of other words and
-    `_silence_` per_word noise-only clips. `_background_noise_` gets generated noise recordings.
+    Every installed engine (or those named in `engines`) speaks: each keyword `per_word` times, `_unknown_`
+    2 × per_word times (other words, sound-alikes, short phrases), and `_silence_` gets per_word noise-only
+    clips. Speech goes through a voice change, a simulated room, a microphone and background noise.
+    `dataset.json` records the engines and voices. The same seed and engines give the same bytes.
     """
     labels = labels_for(keywords)
     words = list(labels[:-2])
-    out = Path(out) if out else cache_dir() / "synth" / synth_key(words, per_word, seed)
+    available = synth.engines()
+    if engines is not None:
+        unknown = sorted(set(engines) - set(synth.ENGINES))
+        if unknown:
+            raise KwsError(f"unknown speech engine(s) {unknown}; choose from {list(synth.ENGINES)}")
+        missing = [e for e in engines if e not in available]
+        if missing:
+            raise KwsError(f"speech engine(s) {missing} not installed (see README: speech engines)")
+        available = {e: vs for e, vs in available.items() if e in engines}
+    check_speakable(words)
+    out = Path(out) if out else cache_dir() / "synth" / synth_key(words, per_word, seed, available)
     if (out / "dataset.json").exists():
         return out
     rng = np.random.default_rng(seed)
-    vs = synth.voices()
+    plan = plan_clips(words, per_word, seed, available)
     n = FEATURES.clip_samples
-    unknown = [w for w in UNKNOWN_WORDS if w not in words]
-    plan = [(w, w) for w in words for _ in range(per_word)]
-    plan += [(UNKNOWN, str(rng.choice(unknown))) for _ in range(per_word * 3 // 2)]
-    plan += [(SILENCE, "") for _ in range(per_word)]
-    kinds = ("white", "pink", "brown", "hum", "babble")
     with atomic_dir(out) as tmp:
         engine = synth.Engine(seed)
-        noises = {k: _noise(k, n * 20, rng, engine) for k in kinds}
-        for k, x in noises.items():
+        noises = [_noise(k, n * 20, rng, engine) for k in NOISE_KINDS]
+        for k, x in zip(NOISE_KINDS, noises, strict=True):
             write_wav(tmp / BACKGROUND / f"synthetic_{k}.wav", (x * 3000).clip(-32768, 32767).astype(np.int16))
+        rirs = augment.room_impulse_responses(120, np.random.default_rng([seed, 2]))
+        jobs = [(i, plan[i : i + CHUNK], seed, tmp, noises, rirs) for i in range(0, len(plan), CHUNK)]
         counter: Counter[str] = Counter()
-        for label, text in tqdm(plan, desc="synthesizing", unit="clip", disable=not progress):
-            voice = vs[int(rng.integers(len(vs)))]
-            speaker = f"espeak-{voice.accent}-{voice.variant}".replace("_", "-").replace(" ", "-")
-            noise_kind = str(rng.choice(kinds))
-            offset = int(rng.integers(0, len(noises[noise_kind]) - n))
-            noise = noises[noise_kind][offset : offset + n]
-            if label == SILENCE:
-                level = float(rng.choice([0.0, rng.uniform(5, 2000)]))
-                clip = (noise * level).clip(-32768, 32767).astype(np.int16)
-            else:
-                word = synth.speak(
-                    engine,
-                    text,
-                    voice,
-                    rate=int(rng.integers(110, 260)),
-                    pitch=int(rng.integers(15, 85)),
-                    pitch_range=int(rng.integers(20, 90)),
-                )
-                peak = float(np.abs(word.astype(np.int32)).max() or 1)
-                word = (word * (rng.uniform(0.05, 0.9) * 32767 / peak)).astype(np.int16)
-                clip = _place(word, n, rng)
-                if rng.random() < 0.8:
-                    clip = mix(clip, noise, float(rng.uniform(5, 40)))
-            idx = counter[f"{label}/{speaker}"]
-            counter[f"{label}/{speaker}"] += 1
-            write_wav(tmp / label / f"{speaker}_nohash_{idx}.wav", clip)
+        with tqdm(total=len(plan), desc="synthesizing", unit="clip", disable=not progress) as bar:
+            for (first, clips, *_), audio in zip(jobs, _map(_synth_job, jobs, workers), strict=True):
+                for c, a in zip(clips, audio, strict=True):
+                    speaker = c.speaker.id if c.speaker else f"noise-{(first // CHUNK) % 97}"
+                    idx = counter[f"{c.label}/{speaker}"]
+                    counter[f"{c.label}/{speaker}"] += 1
+                    write_wav(tmp / c.label / f"{speaker}_nohash_{idx}.wav", a)
+                bar.update(len(clips))
         meta = {
-            "generator": "espeak-ng",
+            "generator": "kws synthetic speech",
             "version": SYNTH_VERSION,
             "keywords": words,
             "per_word": per_word,
             "seed": seed,
             "clips": len(plan),
+            "engines": {e: [v.name for v in vs] for e, vs in available.items()},
+            "speakers": {e: len(p) for e, p in speakers(available, seed).items()},
+            "augmentation": "voice change (Praat: formants, pitch, tempo), simulated rooms (pyroomacoustics), "
+            "microphone colouring, noise at 0-35 dB SNR",
         }
         (tmp / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
+
+
+def _map(func: Any, jobs: list[Any], workers: int | None) -> Iterator[Any]:
+    """`map` over synthesis jobs, in order, on up to `workers` processes (default: one per core)."""
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        yield from map(func, jobs)
+        return
+    # spawn, not fork: the parent may have TensorFlow's threads running, which a fork would copy half-way
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(func, jobs)
 
 
 # ---------------------------------------------------------------------------------------------- download

@@ -17,7 +17,18 @@ from host.util import KwsError
 
 def test_labels_for_rejects_bad_lists() -> None:
     assert dataset.labels_for(["Yes", " no "]) == ("yes", "no", "_silence_", "_unknown_")
-    for bad, msg in (([], "empty"), ([" ", ""], "empty"), (["yes", "yes"], "duplicate"), (["_unknown_"], "invalid")):
+    assert dataset.labels_for(["hey robot", "don't"])[:2] == ("hey robot", "don't")
+    for bad, msg in (
+        ([], "empty"),
+        ([" ", ""], "empty"),
+        (["yes", "yes"], "duplicate"),
+        (["_unknown_"], "invalid"),
+        (["42"], "numbers as words"),
+        (["café"], "letters a-z"),
+        (['say "hi"'], "cannot be labels"),
+        (["a" * 25], "at most 24"),
+        ([f"word{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(31)], "at most 30"),
+    ):
         with pytest.raises(KwsError, match=msg):
             dataset.labels_for(bad)
 
@@ -38,12 +49,13 @@ def test_synthetic_is_deterministic_cached_and_speaker_split(tmp_path: Path) -> 
     assert files == sorted(p.relative_to(b) for p in b.rglob("*.wav"))
     assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
     meta = json.loads((a / "dataset.json").read_text())
-    assert meta["clips"] == 8 + 12 + 8
+    assert meta["clips"] == 8 + 16 + 8
     mtime = (a / "dataset.json").stat().st_mtime_ns
     dataset.synthesize(["yes"], a, per_word=8, seed=5, progress=False)
     assert (a / "dataset.json").stat().st_mtime_ns == mtime  # reused, not regenerated
     ds = dataset.load_folder(a, dataset.labels_for(["yes"]))
-    assert ds.counts() == {"yes": 8, "_silence_": 8, "_unknown_": 12}
+    assert ds.counts() == {"yes": 8, "_silence_": 8, "_unknown_": 16}
+    assert meta["engines"]["espeak"] and "augmentation" in meta
     assert len(ds.noise) == 5
     clip = read_wav(next((a / "yes").glob("*.wav")))
     assert len(clip) == 16000 and np.abs(clip.astype(int)).max() > 1000
