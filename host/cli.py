@@ -23,12 +23,40 @@ def _progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "quiet", False)
 
 
-def cmd_pipeline(args: argparse.Namespace) -> None:
-    from host import pipeline
+def check_keywords(keywords: list[str], per_word: int) -> tuple[str, ...]:
+    """Check keywords before anything slow is loaded; say what was changed and what a long list costs."""
+    from host import dataset
 
+    if per_word < 1:
+        raise KwsError(f"--per-word must be at least 1 (got {per_word})")
+    labels = dataset.labels_for(keywords)
+    changed = [f"{k.strip()!r} → {k.strip().lower()!r}" for k in keywords if k.strip() != k.strip().lower()]
+    if changed:
+        print(f"kws: note: keywords are lowercased: {', '.join(changed)}", file=sys.stderr)
+    if len(labels) - 2 > 12:
+        clips = (len(labels) - 2 + 3) * per_word
+        print(
+            f"kws: note: {len(labels) - 2} keywords: about {clips:,} synthetic clips; synthesis and training take "
+            f"roughly {clips / 4000 * 5:.0f} minutes on 2 cores",
+            file=sys.stderr,
+        )
+    return labels
+
+
+def cmd_pipeline(args: argparse.Namespace) -> None:
+    labels = check_keywords(args.keywords, args.per_word)
+    for option, folders in (("--data", args.data), ("--eval-data", args.eval_data)):
+        for folder in folders:
+            if not folder.is_dir():
+                raise KwsError(f"{option} folder {folder} does not exist")
+    if args.epochs < 1:
+        raise KwsError(f"--epochs must be at least 1 (got {args.epochs})")
+    from host import pipeline  # loads TensorFlow: only once the arguments are known to be good
+
+    pipeline.check_eval_dirs(args.eval_data, args.data)
     pipeline.run(
         args.out,
-        args.keywords,
+        labels[:-2],
         args.data,
         synthetic=not args.no_synthetic,
         per_word=args.per_word,
@@ -38,6 +66,7 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
         real_weight=args.real_weight,
         seed=args.seed,
         stream_minutes=args.stream_minutes,
+        eval_dirs=args.eval_data,
         progress=_progress(args),
     )
 
@@ -45,8 +74,10 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
 def cmd_data_synth(args: argparse.Namespace) -> None:
     from host import dataset
 
-    labels = dataset.labels_for(args.keywords)
-    out = dataset.synthesize(labels[:-2], args.out, per_word=args.per_word, seed=args.seed, progress=_progress(args))
+    labels = check_keywords(args.keywords, args.per_word)
+    out = dataset.synthesize(
+        labels[:-2], args.out, per_word=args.per_word, seed=args.seed, engines=args.engines, progress=_progress(args)
+    )
     print(out)
 
 
@@ -71,29 +102,17 @@ def cmd_data_info(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from host import dataset, evaluate, export, features
+    from host import evaluate, export
 
     meta, data = export.load(args.model)
     labels = meta["labels"]
-    ds = dataset.load_folder(args.data, labels, require_all=False)
-    items = ds.items if args.split == "all" else ds.split(args.split)
-    if not items:
-        raise KwsError(f"{args.data} has no clips in split {args.split!r}")
-    index = {lab: i for i, lab in enumerate(labels)}
-    import numpy as np
-
-    truth = np.array([index[it.label] for it in items], np.int32)
-    q = features.batch_int8_features(dataset.load_clips(items, progress=_progress(args)))
-    float_scores = None
+    float_model = None
     if (args.model / "model.keras").exists():
         import keras
 
-        float_scores = keras.models.load_model(args.model / "model.keras").predict(
-            features.model_input(q), verbose=0, batch_size=256
-        )
-    report: dict[str, Any] = evaluate.evaluate_clips(data, q, truth, labels, float_scores, _progress(args))
+        float_model = keras.models.load_model(args.model / "model.keras")
+    report = evaluate.evaluate_folder(data, float_model, args.data, labels, args.split, _progress(args))
     report["model"] = evaluate.model_facts(data) | {"name": meta["name"], "sha256": meta["model"]["sha256"]}
-    report["data"] = {"folder": str(args.data), "split": args.split}
     acc = report["accuracy"]
     print(f"{args.model} on {args.data} ({args.split}, n={report['n']}):")
     print("  accuracy  " + "  ".join(f"{k} {v:.4f}" for k, v in acc.items()))
@@ -101,6 +120,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
         if pc["n"]:
             print(f"  {lab:<12} n={pc['n']:<5} tflm {pc['tflm']:.3f}")
     if args.png:
+        import numpy as np
+
         cm = np.array(report["confusion"]["matrix"])
         evaluate.plot_confusion(cm, labels, args.png, f"{meta['name']} on {args.data.name}: {acc['tflm']:.1%}")
     if args.json:
@@ -205,8 +226,35 @@ def cmd_info(args: argparse.Namespace) -> None:
     from host import export
 
     meta, _ = export.load(args.model)
-    keep = ("name", "labels", "architecture", "accuracy", "model", "streaming")
-    print(json.dumps({k: meta[k] for k in keep if k in meta}, indent=2))
+    keep = ("name", "labels", "architecture", "accuracy", "model", "streaming", "real_speech_eval")
+    if args.json:
+        print(json.dumps({k: meta[k] for k in keep if k in meta}, indent=2))
+        return
+    print(summary(meta))
+
+
+def summary(meta: dict[str, Any]) -> str:
+    """A few lines a person reads: what the model hears, how well, and what it costs on the board."""
+    keywords = [lab for lab in meta["labels"] if not lab.startswith("_")]
+    acc, model, ev = meta.get("accuracy", {}), meta.get("model", {}), meta.get("evaluation", {})
+    lines = [
+        f"{meta['name']}: {meta.get('architecture', '?')} for {len(keywords)} keywords: {', '.join(keywords)}",
+        f"  held-out {ev.get('headline', 'clips').replace('_', ' ')}: TFLM int8 {acc.get('tflm', 0):.1%} "
+        f"(float {acc.get('float', 0):.1%}, TFLite int8 {acc.get('int8', 0):.1%})",
+    ]
+    for name, r in meta.get("real_speech_eval", {}).items():
+        lines.append(f"  real speech never trained on ({name}, {r['n']} clips): TFLM int8 {r['accuracy']['tflm']:.1%}")
+    st = meta.get("streaming")
+    if st:
+        lines.append(
+            f"  streaming: {st['false_accepts_per_hour']:.1f} false accepts/h, {st['false_reject_rate']:.1%} missed "
+            f"at threshold {st['recognizer']['threshold']}"
+        )
+    lines.append(
+        f"  board: {model.get('size_bytes', 0):,} B model, {model.get('arena_bytes', 0):,} B arena, "
+        f"{model.get('macs', 0) / 1e6:.2f} M MACs per inference; sha256 {str(model.get('sha256', ''))[:12]}"
+    )
+    return "\n".join(lines)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -239,10 +287,18 @@ def parser() -> argparse.ArgumentParser:
         help="a folder in the Speech Commands layout to add (repeatable)",
     )
     pl.add_argument("--no-synthetic", action="store_true", help="use only the --data folders")
-    pl.add_argument("--per-word", type=int, default=300, help="synthetic clips per keyword (default: %(default)s)")
+    pl.add_argument(
+        "--eval-data",
+        type=Path,
+        action="append",
+        default=[],
+        help="a Speech Commands-layout folder of real speech NOT trained on: its float/int8/TFLM accuracy per "
+        "class goes into the report and model.json, apart from the held-out numbers (repeatable)",
+    )
+    pl.add_argument("--per-word", type=int, default=500, help="synthetic clips per keyword (default: %(default)s)")
     pl.add_argument("--arch", default="dscnn", choices=["dscnn", "tiny_conv"], help="model (default: %(default)s)")
-    pl.add_argument("--epochs", type=int, default=40, help="maximum epochs (default: %(default)s)")
-    pl.add_argument("--patience", type=int, default=8, help="early-stopping patience (default: %(default)s)")
+    pl.add_argument("--epochs", type=int, default=60, help="maximum epochs (default: %(default)s)")
+    pl.add_argument("--patience", type=int, default=12, help="early-stopping patience (default: %(default)s)")
     pl.add_argument(
         "--real-weight",
         type=int,
@@ -264,6 +320,12 @@ def parser() -> argparse.ArgumentParser:
     sy.add_argument("--keywords", type=_keywords, default=list(STANDARD_KEYWORDS), help="comma-separated keywords")
     sy.add_argument("--per-word", type=int, default=300, help="clips per keyword (default: %(default)s)")
     sy.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
+    sy.add_argument(
+        "--engines",
+        type=_keywords,
+        default=None,
+        help="comma-separated speech engines to use: espeak, flite, festival (default: every installed one)",
+    )
     sy.add_argument("--out", type=Path, default=None, help="folder (default: a cache folder keyed by the settings)")
     sy.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sy.set_defaults(func=cmd_data_synth)
@@ -386,7 +448,8 @@ def parser() -> argparse.ArgumentParser:
     em.set_defaults(func=cmd_emulate)
 
     inf = sub.add_parser("info", help="summary of an exported model")
-    inf.add_argument("--model", type=Path, default=MODELS / "default")
+    inf.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
+    inf.add_argument("--json", action="store_true", help="the model.json facts as JSON instead of the summary")
     inf.set_defaults(func=cmd_info)
     return p
 

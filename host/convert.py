@@ -19,8 +19,9 @@ from host.util import KwsError
 
 
 @contextlib.contextmanager
-def quiet_native_output() -> Iterator[None]:
-    """Silence what native code prints on stdout/stderr (the converter is chatty); replay it on error."""
+def quiet_native_output(replay: bool = True) -> Iterator[None]:
+    """Silence what native code prints on stdout/stderr (the converter is chatty); replay it on error, unless
+    the error is expected (`replay=False`: TFLM's complaints while the arena size is searched)."""
     libc = ctypes.CDLL(None)
     libc.fflush(None)
     sys.stdout.flush()
@@ -34,8 +35,9 @@ def quiet_native_output() -> Iterator[None]:
         except BaseException:
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
-            log.seek(0)
-            os.write(2, log.read()[-4000:])
+            if replay:
+                log.seek(0)
+                os.write(2, log.read()[-4000:])
             raise
         finally:
             libc.fflush(None)

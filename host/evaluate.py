@@ -21,10 +21,10 @@ from host.util import KwsError, pyplot, save_png
 ENGINES = ("tflite", "tflm")
 
 
-def tflm_interpreter(data: bytes, arena_bytes: int | None = None) -> Any:
+def tflm_interpreter(data: bytes, arena_bytes: int | None = None, replay_errors: bool = True) -> Any:
     from tflite_micro import runtime
 
-    with convert.quiet_native_output():
+    with convert.quiet_native_output(replay_errors):
         return runtime.Interpreter.from_bytes(data, arena_size=arena_bytes or max(len(data) * 4, 64 * 1024))
 
 
@@ -36,7 +36,7 @@ def arena_bytes(data: bytes, limit: int = 1 << 20) -> int:
 
     def fits(size: int) -> bool:
         try:
-            tflm_interpreter(data, size)
+            tflm_interpreter(data, size, replay_errors=False)  # a too-small arena is expected here
             return True
         except (RuntimeError, ValueError):
             return False
@@ -80,6 +80,33 @@ def run_int8(data: bytes, q: np.ndarray, engine: str = "tflite", progress: bool 
     run = int8_runner(data, engine)
     out = [run(x) for x in tqdm(q, desc=f"int8 ({engine})", unit="clip", disable=not progress, leave=False)]
     return np.stack(out) if out else np.zeros((0, 0), np.int8)
+
+
+def evaluate_folder(
+    data: bytes,
+    float_model: Any,
+    folder: Path,
+    labels: Sequence[str],
+    split: str = "all",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """`evaluate_clips` on the clips of one Speech Commands-layout folder (all of it, or one speaker split)
+    and nothing else; folders that are not labels count as `_unknown_`. `float_model` may be None."""
+    from host import dataset
+
+    ds = dataset.load_folder(folder, labels, require_all=False)
+    items = ds.items if split == "all" else ds.split(split)
+    if not items:
+        raise KwsError(f"{folder} has no clips in split {split!r}")
+    index = {lab: i for i, lab in enumerate(labels)}
+    truth = np.array([index[it.label] for it in items], np.int32)
+    q = features.batch_int8_features(dataset.load_clips(items, progress=progress))
+    float_scores = (
+        None if float_model is None else float_model.predict(features.model_input(q), verbose=0, batch_size=256)
+    )
+    report = evaluate_clips(data, q, truth, labels, float_scores, progress)
+    report["data"] = {"folder": Path(folder).name, "split": split, "speakers": len({it.speaker for it in items})}
+    return report
 
 
 def confusion(pred: np.ndarray, truth: np.ndarray, n: int) -> np.ndarray:

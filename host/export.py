@@ -256,8 +256,11 @@ def load(model_dir: Path) -> tuple[dict[str, Any], bytes]:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise KwsError(f"{meta_path}: invalid model metadata ({e})") from None
     data = tfl.read_bytes()
-    info = convert.inspect(data)
-    convert.require_int8(info, feats)
+    try:
+        info = convert.inspect(data)
+        convert.require_int8(info, feats)
+    except KwsError as e:
+        raise KwsError(f"{tfl}: {e}") from None
     if info.output_shape[-1] != len(labels):
         raise KwsError(f"{tfl} has {info.output_shape[-1]} outputs but model.json lists {len(labels)} labels")
     registrations(info.ops)

@@ -167,7 +167,7 @@ def handle(message: dict[str, Any], view: View, log: CsvLog | None, json_out: bo
 
 def run_files(port: str, files: Sequence[Path], *, baud: int = 115200) -> dict[Path, list[dict[str, Any]]]:
     """Feed each WAV to the firmware from a reset (time restarts at 0) and collect its detections."""
-    from host.audio import read_wav
+    from host.audio import pad_short_clip, read_wav
 
     results: dict[Path, list[dict[str, Any]]] = {}
     with Device(port, baud) as device:
@@ -179,6 +179,12 @@ def run_files(port: str, files: Sequence[Path], *, baud: int = 115200) -> dict[P
         seq = 0
         for path in files:
             audio = read_wav(path, rate)
+            if len(audio) < 2 * rate:
+                print(
+                    f"kws: {path} is a {len(audio) / rate:.2f} s clip: sent with 1 s of silence before and after",
+                    file=sys.stderr,
+                )
+                audio = pad_short_clip(audio, rate)
             device.send("reset")
             if device.wait_for("ack", 5.0, cmd="reset") is None:
                 raise KwsError(f"the firmware on {port} did not acknowledge reset")

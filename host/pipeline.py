@@ -12,6 +12,7 @@ import numpy as np
 
 from host import convert, dataset, evaluate, export, features, train
 from host.config import FEATURES, RECOGNIZER, SILENCE, STANDARD_KEYWORDS, RecognizerConfig
+from host.util import KwsError
 
 
 def log(msg: str) -> None:
@@ -26,8 +27,6 @@ def build_dataset(
         folder = dataset.synthesize(labels[:-2], per_word=per_word, seed=seed, progress=progress)
         parts.append(dataset.load_folder(folder, labels))
     if not parts:
-        from host.util import KwsError
-
         raise KwsError("no data: give --data DIR or leave synthetic data on")
     return dataset.combine(parts)
 
@@ -87,17 +86,19 @@ def run(
     data_dirs: Sequence[Path] = (),
     *,
     synthetic: bool = True,
-    per_word: int = 300,
+    per_word: int = 500,
     arch: str = "dscnn",
-    epochs: int = 40,
-    patience: int = 8,
+    epochs: int = 60,
+    patience: int = 12,
     real_weight: int = 3,
     seed: int = 0,
     stream_minutes: float = 10.0,
+    eval_dirs: Sequence[Path] = (),
     progress: bool = True,
 ) -> dict[str, Any]:
     started = time.time()
     labels = dataset.labels_for(keywords)
+    check_eval_dirs(eval_dirs, data_dirs)
     log(f"dataset: {len(labels) - 2} keywords {list(labels[:-2])} + _silence_ + _unknown_")
     ds = build_dataset(labels, data_dirs, synthetic, per_word, seed, progress)
     data = train.prepare(ds, seed=seed, progress=progress)
@@ -125,6 +126,11 @@ def run(
         reports[name] = evaluate.evaluate_clips(tflite, q, split.labels, labels, float_scores, progress)
     report = reports[headline]
     facts = evaluate.model_facts(tflite)
+    transfer = {}
+    for folder in eval_dirs:
+        log(f"evaluating on the real speech of {folder} (not trained on): float, int8, TFLM")
+        r = evaluate.evaluate_folder(tflite, model, folder, labels, "all", progress)
+        transfer[folder.name] = {k: r[k] for k in ("n", "data", "accuracy", "per_class", "confusion")}
 
     log(f"streaming evaluation: threshold from validation speakers, then {stream_minutes:g} min of test speakers")
     tune = by_origin(data.validation).get(headline, data.validation)
@@ -160,6 +166,8 @@ def run(
             "seconds": round(train_seconds, 1),
         },
     )
+    if transfer:
+        meta["real_speech_eval"] = transfer  # folders never trained on, apart from the held-out numbers
     meta["pipeline_seconds"] = round(time.time() - started, 1)
     cm = np.array(report["confusion"]["matrix"])
     title = f"{out.name}: TFLM int8, held-out {headline.replace('_', ' ')} ({report['accuracy']['tflm']:.1%})"
@@ -188,5 +196,37 @@ def run(
         f"false-reject rate {stream['false_reject_rate']:.1%} ({stream['keywords']} keywords, "
         f"threshold {rcfg.threshold})"
     )
+    for name, r in transfer.items():
+        a = r["accuracy"]
+        worst = sorted(r["per_class"].items(), key=lambda kv: kv[1]["tflm"])[:3]
+        log(
+            f"real speech ({name}, n={r['n']}, never trained on): float {a['float']:.3f} | int8 {a['int8']:.3f} | "
+            f"tflm {a['tflm']:.3f}; weakest: " + ", ".join(f"{k} {v['tflm']:.0%}" for k, v in worst)
+        )
     log(f"wrote {out} in {meta['pipeline_seconds']:.0f} s")
+    next_steps(out, synthetic and not data_dirs, bool(transfer))
     return meta
+
+
+def check_eval_dirs(eval_dirs: Sequence[Path], data_dirs: Sequence[Path]) -> None:
+    """--eval-data folders must exist and must not be training folders (their numbers would be no test)."""
+    for folder in eval_dirs:
+        if not Path(folder).is_dir():
+            raise KwsError(f"--eval-data folder {folder} does not exist")
+        if any(Path(folder).resolve() == Path(d).resolve() for d in data_dirs):
+            raise KwsError(
+                f"--eval-data {folder} is also a training folder (--data): evaluate on speech not trained on"
+            )
+
+
+def next_steps(out: Path, synthetic_only: bool, checked_on_real: bool) -> None:
+    print(f"""
+Next:
+  kws eval --model {out} --data DIR        # accuracy on real recordings (a Speech Commands-layout folder)
+  python host/flash.py --model {out}       # build, upload and check it on a Nano 33 BLE
+  kws emulate --model {out} yes.wav        # or run it on Renode's emulated board, speech in its microphone""")
+    if synthetic_only and not checked_on_real:
+        print(
+            "This model learned from synthetic voices only: check it on real people (kws eval --data, or "
+            "kws pipeline --eval-data DIR) before you rely on it."
+        )

@@ -106,7 +106,7 @@ def augment_tf(
     use_noise = tf.cast(tf.random.stateless_uniform([], seeds[4]) < 0.8, tf.float32)
     x += chunk * level * use_noise
     x = tf.cast(tf.clip_by_value(tf.round(x), -32768, 32767), tf.int16)
-    f = features.model_input_tf(features.int8_features_tf(x, cfg), cfg)
+    f = warp_channels(features.model_input_tf(features.int8_features_tf(x, cfg), cfg), seeds[5], cfg)
     t0 = tf.random.stateless_uniform([], seeds[5], 0, cfg.frames, tf.int32)
     t_len = tf.random.stateless_uniform([], seeds[6], 0, 6, tf.int32)
     f0 = tf.random.stateless_uniform([], seeds[7], 0, cfg.channels, tf.int32)
@@ -114,6 +114,17 @@ def augment_tf(
     chans = tf.range(cfg.channels)[None, :, None]
     mask = ((frames >= t0) & (frames < t0 + t_len)) | ((chans >= f0) & (chans < f0 + t_len))
     return tf.where(mask, 0.0, f)
+
+
+def warp_channels(f: tf.Tensor, seed: tf.Tensor, cfg: FeatureConfig = FEATURES, most: float = 0.1) -> tf.Tensor:
+    """Vocal-tract-length perturbation on the features: stretch or squeeze the filterbank channels by up to
+    `most` (a longer or shorter vocal tract moves every formant by the same factor), anchored at the lowest
+    channel; the top is filled with the highest channel left."""
+    factor = tf.random.stateless_uniform([], seed + 7, 1.0 - most, 1.0 + most)
+    width = tf.cast(tf.round(cfg.channels * factor), tf.int32)
+    g = tf.image.resize(f, tf.stack([cfg.frames, width]))
+    g = tf.concat([g, tf.repeat(g[:, -1:, :], cfg.channels, axis=1)], axis=1)[:, : cfg.channels, :]
+    return tf.ensure_shape(g, (cfg.frames, cfg.channels, 1))
 
 
 def epoch_order(split: Split, real_weight: int) -> np.ndarray:
@@ -193,15 +204,19 @@ def train(
         restore_best_weights=True,
         start_from_epoch=min(10, epochs // 4),
     )
-    hist = model.fit(
-        training_dataset(data, batch, seed, real_weight, cfg),
-        steps_per_epoch=steps,
-        epochs=epochs,
-        validation_data=val,
-        callbacks=[stop, _Progress(epochs, progress)],
-        shuffle=False,  # the tf.data pipeline shuffles
-        verbose=0,
-    )
+    bar = _Progress(epochs, progress)
+    try:
+        hist = model.fit(
+            training_dataset(data, batch, seed, real_weight, cfg),
+            steps_per_epoch=steps,
+            epochs=epochs,
+            validation_data=val,
+            callbacks=[stop, bar],
+            shuffle=False,  # the tf.data pipeline shuffles
+            verbose=0,
+        )
+    finally:  # on Ctrl-C too, so that "kws: interrupted" is not written over by the bar
+        bar.bar.close()
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items() if k != "learning_rate"}
     return model, history
 

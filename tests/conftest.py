@@ -57,6 +57,10 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Pa
     from host import cli
 
     out = tmp_path_factory.mktemp("models") / "small"
+    real = tmp_path_factory.mktemp("eval") / "real_eval"  # stands in for real speech never trained on
+    for rel in sorted((synth_dir / "yes").glob("*.wav"))[:3] + sorted((synth_dir / "_unknown_").glob("*.wav"))[:2]:
+        (real / rel.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(rel, real / rel.parent.name / rel.name)
     argv = [
         "pipeline",
         "--keywords",
@@ -70,6 +74,8 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Pa
         "20",
         "--stream-minutes",
         "0.5",
+        "--eval-data",
+        str(real),
         "--out",
         str(out),
         "--quiet",

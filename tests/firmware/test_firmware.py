@@ -190,3 +190,14 @@ def test_nrf52840_image_for_renode_and_bossac(cm4_toolchain: None, build_root: P
     headers = subprocess.run(["arm-none-eabi-readelf", "-S", str(elf)], capture_output=True, text=True).stdout
     assert re.search(r"\.text\s+PROGBITS\s+00010000", headers)
     assert firmware.image_size(elf)["flash_bytes"] < 160 * 1024
+
+
+def test_a_single_one_second_clip_gives_its_keyword(sim: Path, shared_data: Path) -> None:
+    """A 1 s clip alone fills one window: too few inferences for the recognizer's minimum count, so the
+    simulator pads short clips with silence (as TFLM's micro_speech yes_1000ms.wav needs too)."""
+    for label in ("yes", "no"):
+        clip = sorted((shared_data / label).glob("*.wav"))[0]
+        done = subprocess.run([str(sim), "--wav", str(clip)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "1 s of silence before and after" in done.stderr
+        found = [json.loads(x) for x in done.stdout.splitlines() if '"detection"' in x]
+        assert [d["label"] for d in found] == [label], done.stdout

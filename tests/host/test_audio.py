@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host.audio import fit_to_length, read_wav, write_wav
+from host.audio import fit_to_length, pad_short_clip, read_wav, write_wav
 from host.util import KwsError
 
 
@@ -47,3 +47,20 @@ def test_rejects_truncated_and_non_audio(tmp_path: Path) -> None:
 def test_fit_to_length() -> None:
     assert len(fit_to_length(np.ones(10, np.int16), 16)) == 16
     assert len(fit_to_length(np.ones(20, np.int16), 16)) == 16
+
+
+def test_empty_file_and_every_problem_named(tmp_path: Path) -> None:
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(KwsError, match=r"empty\.wav: empty file"):
+        read_wav(tmp_path / "empty.wav")
+    with pytest.raises(KwsError, match=r"2 channels.*; 8-bit samples.*; sample rate 44100 Hz"):
+        read_wav(_wav(tmp_path / "bad.wav", channels=2, width=1, rate=44100))
+
+
+def test_short_clips_are_padded_with_silence() -> None:
+    clip = np.ones(16000, np.int16)
+    padded = pad_short_clip(clip)
+    assert len(padded) == 48000 and not padded[:16000].any() and not padded[32000:].any()
+    assert np.array_equal(padded[16000:32000], clip)
+    long = np.ones(32000, np.int16)
+    assert pad_short_clip(long) is long

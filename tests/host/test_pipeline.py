@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +194,24 @@ def test_model_with_an_op_the_firmware_lacks_is_refused(small_model: Path, tmp_p
     assert not (tmp_path / "fw").exists()
     with pytest.raises(KwsError, match=r"cannot register: \['LEAKY_RELU'\]"):
         export.load(bad)
+
+
+def test_eval_data_uses_only_the_given_folder(small_model: Path) -> None:
+    meta = json.loads((small_model / "model.json").read_text())
+    real = meta["real_speech_eval"]["real_eval"]
+    assert real["n"] == 5 and real["data"]["folder"] == "real_eval"
+    assert {k: v["n"] for k, v in real["per_class"].items() if v["n"]} == {"yes": 3, "_unknown_": 2}
+    assert set(real["accuracy"]) == {"float", "int8", "tflm"}
+    assert "/" not in json.dumps(meta["training"]["data"]["sources"])  # no machine paths in model.json
+
+
+def test_arguments_are_checked_before_tensorflow_loads(tmp_path: Path) -> None:
+    code = (
+        "import sys; from host import cli; "
+        f"rc = [cli.main(a) for a in (['pipeline', '--keywords', ' , '], ['pipeline', '--data', '{tmp_path}/no'], "
+        f"['pipeline', '--eval-data', '{tmp_path}/none'])]; "
+        "assert rc == [1, 1, 1], rc; assert 'tensorflow' not in sys.modules, 'tensorflow loaded'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "keyword list is empty" in done.stderr and "does not exist" in done.stderr

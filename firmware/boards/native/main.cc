@@ -40,6 +40,20 @@ uint32_t ReadLe(const unsigned char* p, int bytes) {
   return v;
 }
 
+// A clip shorter than kClipPadBelow gives the recognizer at most a few inferences (the first comes once a
+// whole 1 s window is in), fewer than its minimum count: play it with a second of silence before and after,
+// as a microphone would hear a word said in a quiet room. Times then count from the start of the padding.
+constexpr size_t kClipPadBelow = 2 * kws::model::kSampleRate;
+constexpr size_t kClipPad = kws::model::kSampleRate;
+
+void PadClip(const char* path, std::vector<int16_t>* samples) {
+  if (samples->size() >= kClipPadBelow) return;
+  std::fprintf(stderr, "kws_sim: %s is a %.2f s clip: played with 1 s of silence before and after\n", path,
+               static_cast<double>(samples->size()) / kws::model::kSampleRate);
+  samples->insert(samples->begin(), kClipPad, 0);
+  samples->insert(samples->end(), kClipPad, 0);
+}
+
 // Reads a 16 kHz mono 16-bit PCM WAV; on failure prints why and returns false.
 bool ReadWav(const char* path, std::vector<int16_t>* samples) {
   FILE* f = std::fopen(path, "rb");
@@ -173,6 +187,7 @@ int main(int argc, char** argv) {
   if (wav != nullptr) {
     std::vector<int16_t> samples;
     if (!ReadWav(wav, &samples)) return 1;
+    PadClip(wav, &samples);
     if (scores) app.OnSerial("scores on\n", 10);
     // On a pseudo-terminal the file plays like a microphone: paced at --speed × real time, from the host's
     // first command on (so a host that has just connected sees it all), with commands served meanwhile.
