@@ -34,12 +34,15 @@ class VoiceChange:
         )
 
 
-def change_voice(audio: np.ndarray, change: VoiceChange, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Apply a VoiceChange with Praat (PSOLA resynthesis); audio without voiced frames keeps its pitch."""
+def change_voice(audio: np.ndarray, change: VoiceChange, seed: int = 0, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Apply a VoiceChange with Praat (PSOLA resynthesis); audio without voiced frames keeps its pitch.
+    Praat's resynthesis draws random numbers: they are seeded with `seed`, so the output is reproducible."""
     import warnings
 
     import parselmouth
-    from parselmouth.praat import call
+    from parselmouth.praat import call, run
+
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({int(seed)})")
 
     x = np.asarray(audio, np.float64)
     peak = float(np.abs(x).max())

@@ -366,7 +366,8 @@ def _say(synthesizer: synth.Synthesizer, text: str, who: Speaker, rng: np.random
     )
     if who.change is not None:
         jitter = float(rng.uniform(0.9, 1.1))
-        audio = augment.change_voice(audio, dataclasses.replace(who.change, duration=who.change.duration * jitter))
+        change = dataclasses.replace(who.change, duration=who.change.duration * jitter)
+        audio = augment.change_voice(audio, change, seed=int(rng.integers(1 << 31)))
     return audio
 
 
