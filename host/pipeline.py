@@ -198,7 +198,8 @@ def run(
     )
     for name, r in transfer.items():
         a = r["accuracy"]
-        worst = sorted(r["per_class"].items(), key=lambda kv: kv[1]["tflm"])[:3]
+        measured = [(k, v) for k, v in r["per_class"].items() if v["n"]]
+        worst = sorted(measured, key=lambda kv: kv[1]["tflm"])[:3]
         log(
             f"real speech ({name}, n={r['n']}, never trained on): float {a['float']:.3f} | int8 {a['int8']:.3f} | "
             f"tflm {a['tflm']:.3f}; weakest: " + ", ".join(f"{k} {v['tflm']:.0%}" for k, v in worst)

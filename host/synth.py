@@ -258,7 +258,7 @@ class Festival:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(f'{scheme}\n(print "kws-done")\n')
         self.proc.stdin.flush()
-        out = []
+        out: list[str] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
