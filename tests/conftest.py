@@ -47,7 +47,7 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from host import dataset
 
     return dataset.synthesize(
-        ["yes", "no"], tmp_path_factory.mktemp("synth") / "ds", per_word=60, seed=3, progress=False
+        ["yes", "no"], tmp_path_factory.mktemp("synth") / "ds", per_word=100, seed=3, progress=False
     )
 
 
@@ -71,7 +71,7 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Pa
         "--arch",
         "tiny_conv",
         "--epochs",
-        "20",
+        "30",
         "--stream-minutes",
         "0.5",
         "--eval-data",
