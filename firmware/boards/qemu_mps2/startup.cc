@@ -5,14 +5,17 @@ extern "C" {
 extern uint32_t __stack_top;
 void Reset_Handler();
 void Default_Handler();
+void kws_uart0_rx_irq();
 
-__attribute__((used, section(".vectors"))) const void* const kVectors[16] = {
+// The 16 system exceptions, then IRQ 0 (UART0 RX; serial audio is interrupt-driven, main.cc).
+__attribute__((used, section(".vectors"))) const void* const kVectors[17] = {
     &__stack_top, reinterpret_cast<const void*>(Reset_Handler),
     reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler),
     reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler),
     reinterpret_cast<const void*>(Default_Handler), nullptr, nullptr, nullptr, nullptr,
     reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler), nullptr,
-    reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler)};
+    reinterpret_cast<const void*>(Default_Handler), reinterpret_cast<const void*>(Default_Handler),
+    reinterpret_cast<const void*>(kws_uart0_rx_irq)};
 
 // ARM semihosting SYS_EXIT_EXTENDED (QEMU: -semihosting-config enable=on,target=native).
 void kws_board_exit(int code) {
