@@ -7,7 +7,7 @@ import base64
 import json
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,20 +134,47 @@ class Device:
             raise KwsError(f"no answer from the firmware on {self.port_name} within {timeout:g} s")
         return hello
 
-    def feed_audio(self, samples: np.ndarray, first_seq: int = 0, timeout: float = 10.0) -> Iterator[dict[str, Any]]:
-        """Send audio in frames, each after the previous one is acknowledged; yields every other message."""
+    def feed_audio(
+        self, samples: np.ndarray, first_seq: int = 0, ack_timeout: float = 2.0, retries: int = 4
+    ) -> Iterator[dict[str, Any]]:
+        """Send audio in frames, each after the previous one is acknowledged; yields every other message.
+
+        A real serial line drops a byte now and then: a frame whose acknowledgement does not come within
+        `ack_timeout` seconds, or that the firmware answers with an error (a corrupted frame: bad CRC, base64,
+        length or line), is sent again with the same seq, up to `retries` times; then one clear error. The
+        firmware acknowledges a repeated seq without queueing its audio twice, so a lost acknowledgement
+        costs nothing but the wait."""
         for i, start in enumerate(range(0, len(samples), FRAME_SAMPLES)):
             seq = first_seq + i
-            self.send(audio_command(seq, samples[start : start + FRAME_SAMPLES]))
-            deadline = time.monotonic() + timeout
-            acked = False
-            while not acked and time.monotonic() < deadline:
-                for message in self.messages(min(0.5, deadline - time.monotonic())):
-                    if message.get("type") == "ack" and message.get("cmd") == "audio" and message.get("seq") == seq:
-                        acked = True
-                        break
-                    if message.get("type") == "error":
-                        raise KwsError(f"the firmware refused audio frame {seq}: {message.get('msg')}")
-                    yield message
-            if not acked:
-                raise KwsError(f"audio frame {seq} was not acknowledged within {timeout:g} s")
+            command = audio_command(seq, samples[start : start + FRAME_SAMPLES])
+            problem = "no acknowledgement"
+            for _attempt in range(retries + 1):
+                self.send(command)
+                outcome = yield from self._await_ack(seq, ack_timeout)
+                if outcome is None:
+                    break
+                problem = outcome
+            else:
+                raise KwsError(
+                    f"audio frame {seq} was not accepted after {retries + 1} attempts "
+                    f"({ack_timeout:g} s each; last: {problem}): is the line to the board reliable?"
+                )
+
+    def _await_ack(self, seq: int, timeout: float) -> Generator[dict[str, Any], None, str | None]:
+        """Wait for frame `seq`'s ack (returns None), an error line or the timeout (returns what went wrong);
+        yields the other messages. Acks of earlier frames (repeats answering a retransmission) are dropped."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages(min(0.5, max(0.0, deadline - time.monotonic()))):
+                kind = message.get("type")
+                if kind == "ack" and message.get("cmd") == "audio":
+                    if message.get("seq") == seq:
+                        return None
+                    continue
+                if kind == "error":
+                    text = str(message.get("msg"))
+                    if "not ready" in text:
+                        raise KwsError(f"the firmware refused audio frame {seq}: {text}")
+                    return f"error {text!r}"
+                yield message
+        return f"no acknowledgement within {timeout:g} s"

@@ -73,6 +73,7 @@ void App::Reset() {
   features_.Reset();
   recognizer_.Reset();
   samples_ = 0;
+  have_seq_ = false;
   if (board_.led != nullptr) board_.led(-1);
 }
 
@@ -141,9 +142,17 @@ void App::HandleLine(const char* line, size_t length) {
       }
       // The first frame mutes the microphone (PushAudio) and starts from a reset: one stream at a time.
       if (!serial_audio_.exchange(true, std::memory_order_acq_rel)) Reset();
-      Feed(command_.audio, command_.samples);  // flow control: processed before it is acknowledged
+      // The host sends the same seq again when it missed the acknowledgement: the frame is in already, so it
+      // is acknowledged again (marked as a repeat), not queued twice.
+      const bool repeat = have_seq_ && command_.seq == last_seq_;
+      if (!repeat) {
+        Feed(command_.audio, command_.samples);  // flow control: processed before it is acknowledged
+        last_seq_ = command_.seq;
+        have_seq_ = true;
+      }
       protocol::JsonLine ack("ack");
       ack.Str("cmd", "audio").Int("seq", command_.seq).Int("time", static_cast<long long>(samples_));
+      if (repeat) ack.Bool("repeat", true);
       Send(ack);
       break;
     }

@@ -75,6 +75,8 @@ class App {
   bool ready_ = false;
   std::atomic<bool> serial_audio_{false};  // set by the main loop, read by the microphone's interrupt
   uint64_t samples_ = 0;  // since reset, fed to the feature provider
+  uint32_t last_seq_ = 0;  // the last audio frame queued since reset (a repeat of it is not queued again)
+  bool have_seq_ = false;
   uint32_t frame_cycles_ = 0;
   uint32_t inference_cycles_ = 0;
   uint32_t inferences_ = 0;

@@ -9,7 +9,9 @@
 //   audio <seq> <n> <crc32> <base64>
 //                             → n int16 little-endian samples (n ≤ kMaxFrameSamples), crc32 (IEEE, 8 hex
 //                               digits) of those 2n bytes; answered by {"type":"ack","seq":…} once queued,
-//                               or by an error line and dropped.
+//                               or by an error line and dropped. The same seq as the frame before (the
+//                               host retransmitting after a lost ack) is acknowledged again with
+//                               "repeat":true and not queued twice.
 // A malformed, over-long or unknown line gets an error line and is dropped; state is never touched.
 #pragma once
 

@@ -263,6 +263,20 @@ void TestAppAudioSources() {
   ready.OnSerial(frame.data(), frame.size());
   CHECK(g_output.find("\"cmd\":\"audio\",\"seq\":0,\"time\":512") != std::string::npos);
   CHECK(ready.PushAudio(samples, 256) == 0);
+  // A retransmission (the host missed the ack): acknowledged again as a repeat, the audio not queued twice;
+  // the next seq is queued; after a reset the same seq starts a new stream.
+  g_output.clear();
+  ready.OnSerial(frame.data(), frame.size());
+  CHECK(g_output == "{\"type\":\"ack\",\"cmd\":\"audio\",\"seq\":0,\"time\":512,\"repeat\":true}\n");
+  std::string next = frame;
+  next[6] = '1';
+  g_output.clear();
+  ready.OnSerial(next.data(), next.size());
+  CHECK(g_output.find("\"seq\":1,\"time\":1024}") != std::string::npos);
+  ready.OnSerial("reset\n", 6);
+  g_output.clear();
+  ready.OnSerial(next.data(), next.size());
+  CHECK(g_output.find("\"seq\":1,\"time\":512}") != std::string::npos);
 }
 
 }  // namespace
