@@ -20,6 +20,7 @@ from host import firmware
 from host.util import KwsError, atomic_write_json
 
 RESC = firmware.FIRMWARE / "boards" / "nrf52840" / "nano33ble.resc"
+UARTE = firmware.FIRMWARE / "boards" / "nrf52840" / "nrf52840_uarte.cs"  # `include` it before the platform
 
 
 def renode_root(exe: Path) -> Path:
@@ -31,9 +32,11 @@ def renode_root(exe: Path) -> Path:
 
 
 def local_platform(root: Path, dest: Path) -> Path:
-    """Renode's Nano 33 BLE platform without its `ApplySVD` line (an SVD download, slow or failing offline)."""
+    """Renode's Nano 33 BLE platform without its `ApplySVD` line (an SVD download, slow or failing offline),
+    its UARTE0 the model of nrf52840_uarte.cs (the shortcut and pacing mbed's Serial1 needs)."""
     cpu = (root / "platforms/cpus/nrf52840.repl").read_text()
-    (dest / "nrf52840.repl").write_text("\n".join(line for line in cpu.splitlines() if "ApplySVD" not in line) + "\n")
+    cpu = "\n".join(line for line in cpu.splitlines() if "ApplySVD" not in line) + "\n"
+    (dest / "nrf52840.repl").write_text(cpu.replace("uart0: UART.NRF52840_UART @", "uart0: UART.NRF52840_UARTE @"))
     board = (root / "platforms/boards/arduino_nano_33_ble.repl").read_text()
     board = board.replace('using "platforms/cpus/nrf52840.repl"', f'using "{dest / "nrf52840.repl"}"')
     (dest / "nano33ble.repl").write_text(board)
@@ -68,7 +71,7 @@ def start(elf: Path, work: Path, pcm: Path | None = None, extra: Sequence[str] =
         )
     port = free_port()
     commands = [f"$elf=@{elf}", f"$platform=@{local_platform(renode_root(Path(exe)), work)}", f"$port={port}",
-                f"include @{RESC}"]  # fmt: skip
+                f"$uarte=@{UARTE}", f"include @{RESC}"]  # fmt: skip
     if pcm is not None:
         commands.append(f"sysbus.pdm SetInputFile @{pcm}")
     commands += [*extra, "start"]

@@ -8,6 +8,7 @@ the model just flashed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -82,8 +83,49 @@ def choose_port(port: str | None, ask: bool = True) -> str:
 def pio() -> str:
     exe = shutil.which("pio") or shutil.which("platformio")
     if exe is None:
-        raise KwsError("PlatformIO is not installed: pip install platformio (it needs internet the first time)")
+        raise KwsError(
+            "PlatformIO is not installed: pip install -e . (it is a dependency) or pip install platformio; "
+            "its first build downloads the nordicnrf52 platform (internet), or see README: PlatformIO offline"
+        )
     return exe
+
+
+def platformio_core() -> Path:
+    return Path(os.environ.get("PLATFORMIO_CORE_DIR", Path.home() / ".platformio"))
+
+
+def pinned_packages() -> tuple[str, list[str]]:
+    """platformio.ini's platform (name@version) and its platform_packages specs (owner/name@version)."""
+    import configparser
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "platformio.ini")
+    packages = [line.strip() for line in ini.get("env", "platform_packages", fallback="").splitlines() if line.strip()]
+    return ini.get("env", "platform"), packages
+
+
+def platformio_problem() -> str | None:
+    """Why `pio run` would need the registry to build the Nano 33 BLE here (None: everything it needs is
+    installed, so it builds offline). One line, for a test's skip reason or an offline error."""
+    try:
+        pio()
+    except KwsError:
+        return "PlatformIO is not installed (pip install -e .)"
+    core = platformio_core()
+    platform, packages = pinned_packages()
+    name, _, version = platform.partition("@")
+    manifest = core / "platforms" / name / "platform.json"
+    try:
+        installed = json.loads(manifest.read_text()).get("version")
+    except (OSError, ValueError):
+        installed = None
+    if installed != version:
+        return f"the PlatformIO platform {platform} is not installed in {core} (README: PlatformIO offline)"
+    for spec in [*packages, "platformio/tool-scons"]:
+        package = spec.split("@")[0].split("/")[-1]
+        if not (core / "packages" / package / "package.json").exists():
+            return f"the PlatformIO package {spec} is not installed in {core} (README: PlatformIO offline)"
+    return None
 
 
 def build_command(env: str, exe: str | None = None) -> list[str]:
@@ -92,6 +134,21 @@ def build_command(env: str, exe: str | None = None) -> list[str]:
 
 def firmware_binary(env: str) -> Path:
     return ROOT / ".pio" / "build" / env / "firmware.bin"
+
+
+def model_setting(model: Path) -> str:
+    """KWS_MODEL for platformio_tflm.py: the model folder relative to the project, or absolute."""
+    path = Path(model).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def build(env: str, model: Path) -> Path:
+    """`pio run -e ENV` for the model (its exported sources must exist); returns the ELF. A build that
+    needs the registry without internet gets one message saying so."""
+    if env not in ENVS:
+        raise KwsError(f"unknown env {env!r}; choose one of {ENVS}")
+    run_tool(build_command(env), "build", {**os.environ, "KWS_MODEL": model_setting(model)})
+    return ROOT / ".pio" / "build" / env / "firmware.elf"
 
 
 def bossac() -> str:
@@ -106,7 +163,10 @@ def bossac() -> str:
 
 
 def upload_command(port: str, binary: Path, exe: str | None = None) -> list[str]:
-    return [exe or bossac(), "-d", f"--port={Path(port).name}", "-U", "-i", "-e", "-w", str(binary), "-R"]
+    """The Arduino core's bossac invocation (platform.txt), with the port's full path (bossac 1.9.1-arduino
+    opens it as given, else under /dev/). No --offset: the Nano 33 BLE's bootloader writes what bossac sends
+    for offset 0 at 0x10000, where the image is linked (its vector table is the start of firmware.bin)."""
+    return [exe or bossac(), "-d", f"--port={port}", "-U", "-i", "-e", "-w", str(binary), "-R"]
 
 
 def touch_1200(port: str) -> None:
@@ -142,7 +202,8 @@ def run_tool(cmd: Sequence[str], what: str, env: dict[str, str] | None = None) -
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         offline = ("HTTPClientError", "Could not resolve", "ConnectionError", "Max retries exceeded")
         if what == "build" and any(s in tail for s in offline):
-            raise KwsError(f"PlatformIO could not fetch its packages (offline?):\n{tail}")
+            missing = platformio_problem() or "a package it wants"
+            raise KwsError(f"PlatformIO could not fetch its packages (offline?): {missing}:\n{tail}")
         raise KwsError(f"{what} failed (exit {done.returncode}):\n{tail}")
 
 
@@ -174,8 +235,7 @@ def flash(model: Path, env: str, port: str | None, dry_run: bool = False, out: T
         raise KwsError(f"unknown env {env!r}; choose one of {ENVS}")
     meta, data = export.load(model)
     expected = export.model_hash(data)
-    build_env = {**os.environ, "KWS_MODEL": str(Path(model).resolve().relative_to(ROOT))
-                 if Path(model).resolve().is_relative_to(ROOT) else str(Path(model).resolve())}  # fmt: skip
+    build_env = {**os.environ, "KWS_MODEL": model_setting(model)}
     if dry_run:
         port = port or "<board port>"
         for cmd in (
@@ -190,7 +250,7 @@ def flash(model: Path, env: str, port: str | None, dry_run: bool = False, out: T
     port = choose_port(port)
     export.write_sources(Path(model) / "firmware", meta, data)
     print(f"building {env} with model {meta['name']} ({expected})", file=out)
-    run_tool(build_command(env), "build", build_env)
+    build(env, model)
     print(f"resetting {port} into the bootloader", file=out)
     touch_1200(port)
     boot = wait_for_bootloader()

@@ -20,11 +20,14 @@ Library             String
 *** Variables ***
 ${UART}                         sysbus.uart0
 ${CHAR_TIME}                    0.0000868    # seconds per character on the wire: 115200 baud, 10 bits
+${UARTE}                        ${CURDIR}/../../firmware/boards/nrf52840/nrf52840_uarte.cs
 ${ARDUINO_NANO33BLE_SENSE_ELF}  ${CURDIR}/../../.pio/build/nano33ble_sense/firmware.elf
+${ARDUINO_NANO33BLE_ELF}        ${CURDIR}/../../.pio/build/nano33ble/firmware.elf
 
 *** Keywords ***
 Create Nano 33 BLE
     [Arguments]             ${elf}=${ELF}
+    Execute Command         include @${UARTE}
     Execute Command         mach create "nano33ble"
     Execute Command         machine LoadPlatformDescription @${REPL}
     Execute Command         sysbus LoadELF @${elf}
@@ -106,11 +109,46 @@ Counts Instructions Per Inference
     Execute Command         pause
     Execute Command         python "import __builtin__, json; c = __builtin__.kws_counts; f = open(r'${BENCH}', 'w'); f.write(json.dumps({'inferences': len(c), 'instructions_per_inference': sum(c) // max(len(c), 1), 'instructions_per_inference_max': max(c or [0])})); f.close()"
 
-PlatformIO BLE Sense Image Detects From The PDM Microphone On Serial1
+PlatformIO BLE Sense Image Gives The Host's Detection From The PDM Microphone
+    [Documentation]         SENSE_DETECTION and SENSE_GOLDEN are TFLM's on the audio the sketch hears (it drops
+    ...                     the microphone's first 0.5 s). Scores are switched on over Serial1 during the lead-in.
     [Tags]                  arduino    nano33ble_sense
     Skip Unless Built       ${ARDUINO_NANO33BLE_SENSE_ELF}    nano33ble_sense
     Create Nano 33 BLE      ${ARDUINO_NANO33BLE_SENSE_ELF}
     Execute Command         sysbus.pdm SetInputFile @${WAV}
     Start Emulation
     Wait For Line On Uart   "type":"hello".*"board":"nano33ble-sense".*"ready":true    treatAsRegex=true
-    Wait For Line On Uart   "type":"detection","label":"${LABEL}"    treatAsRegex=true
+    Write Line To Uart      scores on    waitForEcho=false
+    Wait For Line On Uart   "cmd":"scores","on":true    treatAsRegex=true
+    Wait For Line On Uart   "type":"detection",${SENSE_DETECTION}    treatAsRegex=true
+    ${log}=                 Get File    ${UART_LOG}
+    Should Not Contain      ${log}    "type":"error"
+    ${text}=                Get File    ${SENSE_GOLDEN}
+    @{lines}=               Get Regexp Matches    ${log}    "time":\\d+,"scores":\\[[-0-9,]+\\]
+    ${count}=               Get Length    ${lines}
+    Should Be True          ${count} >= ${SENSE_MIN_SCORES}
+    FOR    ${scores}    IN    @{lines}
+        Should Contain          ${text}    ${scores}
+    END
+
+PlatformIO Nano 33 BLE Image Gives The TFLM Golden Scores From Serial Audio Frames
+    [Documentation]         The plain board has no microphone: audio arrives in the protocol's frames on Serial1.
+    [Tags]                  arduino    nano33ble
+    Skip Unless Built       ${ARDUINO_NANO33BLE_ELF}    nano33ble
+    Create Nano 33 BLE      ${ARDUINO_NANO33BLE_ELF}
+    Start Emulation
+    Wait For Line On Uart   "type":"hello".*"board":"nano33ble".*"ready":true    treatAsRegex=true
+    Write Line To Uart      scores on    waitForEcho=false
+    Wait For Line On Uart   "cmd":"scores","on":true    treatAsRegex=true
+    Send Audio Frames
+    ${log}=                 Get File    ${UART_LOG}
+    Should Not Contain      ${log}    "type":"error"
+    Should Match Regexp     ${log}    "type":"detection",${DETECTION}
+    ${text}=                Get File    ${GOLDEN}
+    @{golden}=              Split To Lines    ${text}
+    ${count}=               Get Count    ${log}    "type":"scores"
+    Length Should Be        ${golden}    ${count}
+    FOR    ${scores}    IN    @{golden}
+        Should Contain          ${log}    ${scores}
+    END
+    Wait For Line On Uart   "type":"memory","heap_used":\\d+,"heap_reserved":\\d+,"stack_used":\\d+    treatAsRegex=true

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import emulate, firmware
+from host import emulate, firmware, flash
 from host.audio import fit_to_length, read_wav, write_wav
 from host.stream import audio_command
-from tests.conftest import MODEL, ROOT, golden_stream, tflm_or_skip
+from tests.conftest import MODEL, golden_stream, tflm_or_skip
 
 HERE = Path(__file__).resolve().parent
 
@@ -24,6 +24,26 @@ def renode_test() -> Path:
     if not exe:
         pytest.skip("renode-test not installed (see README: Renode)")
     return Path(exe).resolve()
+
+
+# The Arduino Sense image hears the microphone from sample SETTLE - PDM_LEAD on: the sketch drops the first
+# SETTLE samples it is handed, and the Arduino PDM library's first callback hands over the 256 samples of a
+# DMA buffer the microphone has not filled yet (its STARTED event swaps buffers as reception begins).
+SETTLE = 8000
+PDM_LEAD = 256
+
+
+def detection_pattern(detection) -> str:
+    return f'"label":"{detection.label}","index":{detection.index},"score":{detection.score},"time":{detection.time}'
+
+
+def golden_file(audio: np.ndarray, dest: Path) -> tuple[Path, list]:
+    """TFLM's scores lines (time and int8 scores, as the firmware prints them) for `audio`, and its detections."""
+    times, golden, detections = golden_stream(audio)
+    assert len(times) >= 3 and detections
+    rows = zip(times, golden, strict=True)
+    dest.write_text("".join(f'"time":{t},"scores":[{",".join(map(str, row))}]\n' for t, row in rows))
+    return dest, detections
 
 
 def speech_files(shared_data: Path, dest: Path, lead: int = 8000) -> tuple[dict[str, object], list]:
@@ -36,17 +56,18 @@ def speech_files(shared_data: Path, dest: Path, lead: int = 8000) -> tuple[dict[
     frames = dest / "frames.txt"
     starts = range(0, len(audio), 512)
     frames.write_text("".join(audio_command(i, audio[s : s + 512]).decode() for i, s in enumerate(starts)))
-    times, golden, detections = golden_stream(audio)
-    assert len(times) >= 3 and detections
-    expected = dest / "golden.txt"
-    rows = zip(times, golden, strict=True)
-    expected.write_text("".join(f'"time":{t},"scores":[{",".join(map(str, row))}]\n' for t, row in rows))
-    return {"WAV": pcm, "FRAMES": frames, "GOLDEN": expected, "LABEL": detections[0].label}, detections
+    expected, detections = golden_file(audio, dest / "golden.txt")
+    sense_golden, sense_detections = golden_file(audio[SETTLE - PDM_LEAD :], dest / "sense_golden.txt")
+    variables = {"WAV": pcm, "FRAMES": frames, "GOLDEN": expected, "DETECTION": detection_pattern(detections[0]),
+                 "SENSE_GOLDEN": sense_golden, "SENSE_DETECTION": detection_pattern(sense_detections[0]),
+                 "SENSE_MIN_SCORES": 3}  # fmt: skip
+    return variables, detections
 
 
 def run_suite(exe: Path, variables: dict[str, object], tmp_path: Path, *options: str) -> None:
     root = emulate.renode_root(exe)
-    variables = {"REPL": emulate.local_platform(root, tmp_path), "UART_LOG": tmp_path / "uart0.log", **variables}
+    variables = {"REPL": emulate.local_platform(root, tmp_path), "UART_LOG": tmp_path / "uart0.log",
+                 "UARTE": emulate.UARTE, **variables}  # fmt: skip
     cmd = [str(exe), str(HERE / "kws.robot"), "--results-dir", str(tmp_path / "results"), *options]
     for k, v in variables.items():
         cmd += ["--variable", f"{k}:{v}"]
@@ -59,16 +80,13 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     exe = renode_test()
     tflm_or_skip("cmsis_nn")
     elf = firmware.build("nrf52840", MODEL, build_root / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
-    variables, detections = speech_files(shared_data, tmp_path)
     # The firmware must give the host's first detection exactly: label, score and time in samples.
-    first = detections[0]
-    detection = f'"label":"{first.label}","index":{first.index},"score":{first.score},"time":{first.time}'
+    variables, _ = speech_files(shared_data, tmp_path)
     marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
     bench = tmp_path / "renode_bench.json"
     variables |= {
         "ELF": elf,
         "BENCH": bench,
-        "DETECTION": detection,
         "INFERENCE_BEGIN": hex(marks["kws_marker_inference_begin"]),
         "INFERENCE_END": hex(marks["kws_marker_inference_end"]),
     }
@@ -79,15 +97,27 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     assert 1_000_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
 
 
-def test_platformio_arduino_image(shared_data: Path, tmp_path: Path) -> None:
-    """The PlatformIO Arduino build for the BLE Sense (`pio run -e nano33ble_sense`) on Renode: hello and the
-    keyword's detection from the PDM microphone on Serial1 (UART0)."""
+@pytest.fixture(scope="session")
+def arduino_images() -> dict[str, Path]:
+    """Both PlatformIO Arduino images of the shipped model (`pio run`), where PlatformIO and the platform
+    platformio.ini pins are installed (from the registry, or offline: README "PlatformIO offline")."""
+    problem = flash.platformio_problem()
+    if problem:
+        pytest.skip(problem)
+    tflm_or_skip("cmsis_nn")
+    return {env: flash.build(env, MODEL) for env in flash.ENVS}
+
+
+def test_platformio_arduino_images(arduino_images: dict[str, Path], shared_data: Path, tmp_path: Path) -> None:
+    """The PlatformIO Arduino images on Renode, on Serial1 (UART0): the BLE Sense gives the host's detection
+    and TFLM's scores from the PDM microphone; the plain Nano 33 BLE TFLM's scores from serial audio frames."""
     exe = renode_test()
-    elf = ROOT / ".pio" / "build" / "nano33ble_sense" / "firmware.elf"
-    if not elf.exists():
-        pytest.skip("no PlatformIO image at .pio/build/nano33ble_sense/firmware.elf (`pio run -e nano33ble_sense`)")
-    variables, _ = speech_files(shared_data, tmp_path, lead=16000)  # the sketch drops the microphone's first 0.5 s
-    run_suite(exe, {**variables, "ARDUINO_NANO33BLE_SENSE_ELF": elf}, tmp_path, "--include", "arduino")
+    variables, _ = speech_files(shared_data, tmp_path, lead=16000)
+    images = {"ARDUINO_NANO33BLE_SENSE_ELF": arduino_images["nano33ble_sense"],
+              "ARDUINO_NANO33BLE_ELF": arduino_images["nano33ble"]}  # fmt: skip
+    run_suite(exe, {**variables, **images}, tmp_path, "--include", "arduino")
+    results = (tmp_path / "results" / "robot_output.xml").read_text()
+    assert results.count('status="SKIP"') == 0 and results.count("<test ") == 2
 
 
 def test_kws_emulate_shows_detections_from_the_microphone(build_root: Path, shared_data: Path,
