@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -61,9 +62,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(elf: Path, work: Path, pcm: Path | None = None, extra: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
+def start(elf: Path, work: Path, pcm: Path | None = None, extra: Sequence[str] = (),
+          binary_at: int | None = None) -> tuple[subprocess.Popen, str]:  # fmt: skip
     """Start Renode headless with the image (and `extra` monitor commands before it runs); returns the
-    process and the pyserial URL of UART0."""
+    process and the pyserial URL of UART0. With `binary_at`, `elf` is a raw flash image (what bossac
+    writes) loaded at that address, the vector table there."""
     exe = shutil.which("renode")
     if exe is None:
         raise KwsError(
@@ -72,6 +75,12 @@ def start(elf: Path, work: Path, pcm: Path | None = None, extra: Sequence[str] =
     port = free_port()
     commands = [f"$elf=@{elf}", f"$platform=@{local_platform(renode_root(Path(exe)), work)}", f"$port={port}",
                 f"$uarte=@{UARTE}", f"include @{RESC}"]  # fmt: skip
+    if binary_at is not None:  # the .resc, loading the raw image where the ELF would be
+        sp, pc = struct.unpack("<II", Path(elf).read_bytes()[:8])  # the reset vector, as the bootloader jumps
+        load = (f"sysbus LoadBinary $elf {binary_at:#x}\nsysbus.cpu VectorTableOffset {binary_at:#x}\n"
+                f"sysbus.cpu SP {sp:#x}\nsysbus.cpu PC {pc & ~1:#x}")  # fmt: skip
+        (work / "binary.resc").write_text(RESC.read_text().replace("sysbus LoadELF $elf", load))
+        commands[-1] = f"include @{work / 'binary.resc'}"
     if pcm is not None:
         commands.append(f"sysbus.pdm SetInputFile @{pcm}")
     commands += [*extra, "start"]

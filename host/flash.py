@@ -8,6 +8,7 @@ the model just flashed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -174,7 +175,8 @@ def touch_1200(port: str) -> None:
     import serial
 
     try:
-        with serial.Serial(port, 1200) as s:
+        # A port without modem lines (a pseudo-terminal) cannot drop DTR: opening it at 1200 baud is the request.
+        with serial.Serial(port, 1200) as s, contextlib.suppress(OSError):
             s.dtr = False
     except serial.SerialException as e:
         if "Permission denied" in str(e):

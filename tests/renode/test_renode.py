@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from host import emulate, firmware, flash
+from host import emulate, firmware
 from host.audio import fit_to_length, read_wav, write_wav
 from host.stream import audio_command
 from tests.conftest import MODEL, golden_stream, tflm_or_skip
+from tests.renode.conftest import renode_test
 
 HERE = Path(__file__).resolve().parent
-
-
-def renode_test() -> Path:
-    exe = os.environ.get("RENODE_TEST") or shutil.which("renode-test")
-    if not exe:
-        pytest.skip("renode-test not installed (see README: Renode)")
-    return Path(exe).resolve()
 
 
 # The Arduino Sense image hears the microphone from sample SETTLE - PDM_LEAD on: the sketch drops the first
@@ -95,17 +88,6 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     counts = json.loads(bench.read_text())
     assert counts["inferences"] >= 3
     assert 1_000_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
-
-
-@pytest.fixture(scope="session")
-def arduino_images() -> dict[str, Path]:
-    """Both PlatformIO Arduino images of the shipped model (`pio run`), where PlatformIO and the platform
-    platformio.ini pins are installed (from the registry, or offline: README "PlatformIO offline")."""
-    problem = flash.platformio_problem()
-    if problem:
-        pytest.skip(problem)
-    tflm_or_skip("cmsis_nn")
-    return {env: flash.build(env, MODEL) for env in flash.ENVS}
 
 
 def test_platformio_arduino_images(arduino_images: dict[str, Path], shared_data: Path, tmp_path: Path) -> None:
