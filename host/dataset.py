@@ -31,7 +31,7 @@ from host.config import BACKGROUND, FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.util import KwsError, atomic_dir, cache_dir
 
 SPLITS = ("train", "validation", "test")
-SYNTH_VERSION = 3  # bump when the generator changes, so cached datasets are rebuilt
+SYNTH_VERSION = 4  # bump when the generator changes, so cached datasets are rebuilt
 
 # Words spoken for the `_unknown_` class of synthetic datasets (the keywords themselves are removed).
 UNKNOWN_WORDS = (
@@ -217,6 +217,8 @@ VOCABULARY = tuple(UNKNOWN_WORDS) + tuple(
     "alpha beta delta gamma omega hundred thousand million monday friday sunday april june july august".split()
 )
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble")
+SPEECH_PEAK_DBFS = (-24.0, -1.0)  # peak level of a spoken clip
+SNR_DB = (5.0, 50.0)  # speech-to-noise ratio of the noise mixed into a spoken clip
 # How often each installed engine speaks a clip: Flite's and Festival's voices sound more like people, but
 # eSpeak NG brings hundreds of accents and variants.
 ENGINE_SHARE = {"espeak": 0.3, "flite": 0.4, "festival": 0.3}
@@ -396,12 +398,12 @@ def render(
     if rng.random() < 0.75:
         audio = augment.colour(audio, rng)
     peak = float(np.abs(audio).max() or 1)
-    audio = audio * (32767 * 10 ** (rng.uniform(-30, -1) / 20) / peak)
+    audio = audio * (32767 * 10 ** (rng.uniform(*SPEECH_PEAK_DBFS) / 20) / peak)
     # Keywords stay whole (a word said before one may be cut at the clip start); other words may hang over
     # either edge of the clip.
     placed = _place(audio, n, rng, cut=0.3) if clip.label == UNKNOWN else _place(audio[-n:], n, rng)
     if rng.random() < 0.85:
-        placed = augment.mix(placed, noise, float(rng.uniform(0, 35)))
+        placed = augment.mix(placed, noise, float(rng.uniform(*SNR_DB)))
     return augment.to_int16(placed)
 
 
@@ -486,7 +488,7 @@ def synthesize(
             "engines": {e: [v.name for v in vs] for e, vs in available.items()},
             "speakers": {e: len(p) for e, p in speakers(available, seed).items()},
             "augmentation": "voice change (Praat: formants, pitch, tempo), simulated rooms (pyroomacoustics), "
-            "microphone colouring, noise at 0-35 dB SNR",
+            "microphone colouring, noise at 5-50 dB SNR",
         }
         (tmp / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out

@@ -65,9 +65,12 @@ def tiny_conv(n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"dscnn": dscnn, "tiny_conv": tiny_conv}
 
 
-def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
+def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = 40) -> keras.Model:
+    """`arch` for `n_labels` classes; `filters` is the DS-CNN's width (tiny_conv has a fixed size)."""
     if arch not in ARCHITECTURES:
         from host.util import KwsError
 
         raise KwsError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    if arch == "dscnn":
+        return dscnn(n_labels, cfg, filters=filters)
     return ARCHITECTURES[arch](n_labels, cfg)

@@ -88,6 +88,7 @@ def run(
     synthetic: bool = True,
     per_word: int = 500,
     arch: str = "dscnn",
+    filters: int = 64,
     epochs: int = 60,
     patience: int = 12,
     real_weight: int = 3,
@@ -108,7 +109,14 @@ def run(
     log(f"training {arch} (up to {epochs} epochs, early stopping after {patience} without improvement)")
     t0 = time.time()
     model, history = train.train(
-        data, arch, epochs=epochs, patience=patience, real_weight=real_weight, seed=seed, progress=progress
+        data,
+        arch,
+        epochs=epochs,
+        patience=patience,
+        real_weight=real_weight,
+        filters=filters,
+        seed=seed,
+        progress=progress,
     )
     train_seconds = time.time() - t0
 
@@ -159,6 +167,7 @@ def run(
         training={
             "data": {"sources": ds.sources, "synthetic_per_word": per_word if synthetic else 0, "clips": counts},
             "real_weight": real_weight,
+            "filters": filters if arch == "dscnn" else None,
             "epochs_run": len(history["loss"]),
             "best_epoch": best + 1,
             "val_accuracy": history["val_accuracy"][best],

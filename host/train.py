@@ -182,13 +182,14 @@ def train(
     patience: int = 8,
     learning_rate: float = 3e-3,
     real_weight: int = 3,
+    filters: int = 40,
     seed: int = 0,
     cfg: FeatureConfig = FEATURES,
     progress: bool = True,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train `arch` with early stopping on validation accuracy; returns the best model and its history."""
     keras.utils.set_random_seed(seed)
-    model = models.build(arch, len(data.labels), cfg)
+    model = models.build(arch, len(data.labels), cfg, filters)
     steps = math.ceil(len(epoch_order(data.train, real_weight)) / batch)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps * epochs, alpha=0.02)
     model.compile(
