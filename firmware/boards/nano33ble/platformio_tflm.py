@@ -35,17 +35,40 @@ if not (model / "firmware" / "kws_model.h").exists():
     env.Exit(1)  # noqa: F821
 
 # What the project's code needs to include TFLM's headers, and the defines that change TFLM's types.
-public_includes = [tree, tree / "third_party/gemmlowp", tree / "third_party/flatbuffers/include",
-                   tree / "third_party/kissfft", tree / "third_party/ruy", project / "firmware/core",
-                   model / "firmware"]
-public_defines = ["TF_LITE_STATIC_MEMORY", "TF_LITE_DISABLE_X86_NEON", "KERNELS_OPTIMIZED_FOR_SPEED", "CMSIS_NN",
-                  ("ARM_NN_ENABLE_F16", 0), ("ARM_NN_ENABLE_F32", 0)]
+public_includes = [
+    tree,
+    tree / "third_party/gemmlowp",
+    tree / "third_party/flatbuffers/include",
+    tree / "third_party/kissfft",
+    tree / "third_party/ruy",
+    project / "firmware/core",
+    model / "firmware",
+]
+public_defines = [
+    "TF_LITE_STATIC_MEMORY",
+    "TF_LITE_DISABLE_X86_NEON",
+    "KERNELS_OPTIMIZED_FOR_SPEED",
+    "CMSIS_NN",
+    ("ARM_NN_ENABLE_F16", 0),
+    ("ARM_NN_ENABLE_F32", 0),
+]
 env.Append(CPPPATH=[str(p) for p in public_includes], CPPDEFINES=public_defines)  # noqa: F821
 
-tflm_includes = [*public_includes[:5], tree / "third_party", tree / "third_party/cmsis",
-                 tree / "third_party/cmsis/CMSIS/Core/Include", tree / "third_party/cmsis_nn",
-                 tree / "third_party/cmsis_nn/Include", tree / "third_party/cmsis/Cortex_DFP/Device/ARMCM4/Include"]
-tflm_defines = [*public_defines, ("CPU_M4", 1), "ARMCM4", ("CMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE", '\\"ARMCM4.h\\"')]
+tflm_includes = [
+    *public_includes[:5],
+    tree / "third_party",
+    tree / "third_party/cmsis",
+    tree / "third_party/cmsis/CMSIS/Core/Include",
+    tree / "third_party/cmsis_nn",
+    tree / "third_party/cmsis_nn/Include",
+    tree / "third_party/cmsis/Cortex_DFP/Device/ARMCM4/Include",
+]
+tflm_defines = [
+    *public_defines,
+    ("CPU_M4", 1),
+    "ARMCM4",
+    ("CMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE", '\\"ARMCM4.h\\"'),
+]
 PROJECT_WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wdouble-promotion", "-Wvla"]
 
 
@@ -54,7 +77,9 @@ def _framework_ccflags(extra):
     core's include list, plus `extra`: called by SCons when it writes the command line."""
 
     def ccflags(target, source, env, for_signature):
-        flags = [f for f in DefaultEnvironment()["CCFLAGS"] if not (isinstance(f, str) and f.startswith(("@", "-iprefix")))]
+        flags = [
+            f for f in DefaultEnvironment()["CCFLAGS"] if not (isinstance(f, str) and f.startswith(("@", "-iprefix")))
+        ]
         return flags + extra
 
     return ccflags
@@ -63,7 +88,8 @@ def _framework_ccflags(extra):
 def _framework_cxxflags(target, source, env, for_signature):
     """The finished environment's CXXFLAGS in C++17 (the Arduino core itself builds as C++14)."""
     return [f for f in DefaultEnvironment()["CXXFLAGS"] if not (isinstance(f, str) and f.startswith("-std="))] + [
-        "-std=gnu++17"]
+        "-std=gnu++17"
+    ]
 
 
 def build(variant_dir, src_dir, src_filter, **overrides):
@@ -71,10 +97,26 @@ def build(variant_dir, src_dir, src_filter, **overrides):
     DefaultEnvironment().Append(PIOBUILDFILES=[env.Object(node, **overrides) for node in nodes])  # noqa: F821
 
 
-build("$BUILD_DIR/tflm", str(tree),
-      ["+<tensorflow/**/*.cc>", "+<tensorflow/**/*.c>", "+<third_party/cmsis_nn/**/*.c>",
-       "-<**/*_test.cc>", "-<**/frontend_main.c>", "-<**/frontend_memmap_*.c>"],
-      CPPPATH=[str(p) for p in tflm_includes], CPPDEFINES=tflm_defines,
-      CCFLAGS=_framework_ccflags(["-w", "-fno-threadsafe-statics"]), CXXFLAGS=_framework_cxxflags)
-build("$BUILD_DIR/kws_model", str(model / "firmware"), ["+<*.cc>"], CCFLAGS=_framework_ccflags(PROJECT_WARNINGS),
-      CXXFLAGS=_framework_cxxflags)
+build(
+    "$BUILD_DIR/tflm",
+    str(tree),
+    [
+        "+<tensorflow/**/*.cc>",
+        "+<tensorflow/**/*.c>",
+        "+<third_party/cmsis_nn/**/*.c>",
+        "-<**/*_test.cc>",
+        "-<**/frontend_main.c>",
+        "-<**/frontend_memmap_*.c>",
+    ],
+    CPPPATH=[str(p) for p in tflm_includes],
+    CPPDEFINES=tflm_defines,
+    CCFLAGS=_framework_ccflags(["-w", "-fno-threadsafe-statics"]),
+    CXXFLAGS=_framework_cxxflags,
+)
+build(
+    "$BUILD_DIR/kws_model",
+    str(model / "firmware"),
+    ["+<*.cc>"],
+    CCFLAGS=_framework_ccflags(PROJECT_WARNINGS),
+    CXXFLAGS=_framework_cxxflags,
+)
