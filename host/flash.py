@@ -133,8 +133,12 @@ def build_command(env: str, exe: str | None = None) -> list[str]:
     return [exe or pio(), "run", "-d", str(ROOT), "-e", env]
 
 
+def build_dir(env: str) -> Path:
+    return ROOT / ".pio" / "build" / env
+
+
 def firmware_binary(env: str) -> Path:
-    return ROOT / ".pio" / "build" / env / "firmware.bin"
+    return build_dir(env) / "firmware.bin"
 
 
 def model_setting(model: Path) -> str:
@@ -149,13 +153,12 @@ def build(env: str, model: Path) -> Path:
     if env not in ENVS:
         raise KwsError(f"unknown env {env!r}; choose one of {ENVS}")
     run_tool(build_command(env), "build", {**os.environ, "KWS_MODEL": model_setting(model)})
-    return ROOT / ".pio" / "build" / env / "firmware.elf"
+    return build_dir(env) / "firmware.elf"
 
 
 def bossac() -> str:
     """bossac from PlatformIO's packages (or the PATH)."""
-    home = Path(os.environ.get("PLATFORMIO_CORE_DIR", Path.home() / ".platformio"))
-    for candidate in sorted(home.glob("packages/tool-bossac*/bossac")):
+    for candidate in sorted(platformio_core().glob("packages/tool-bossac*/bossac")):
         return str(candidate)
     exe = shutil.which("bossac")
     if exe is None:

@@ -20,7 +20,8 @@ from tests.renode.standin_board import APP_START, StandInBoard
 def test_flash_py_builds_uploads_and_checks_the_hash(arduino_images: dict[str, Path], tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     renode_test()
-    shutil.which("renode") or pytest.skip("renode not on the PATH")
+    if not shutil.which("renode"):
+        pytest.skip("renode not on the PATH (see README: Renode)")
     model = tmp_path / "model"
     shutil.copytree(MODEL, model)
     renode: list[subprocess.Popen] = []
@@ -36,11 +37,8 @@ def test_flash_py_builds_uploads_and_checks_the_hash(arduino_images: dict[str, P
 
     def comports() -> list[SimpleNamespace]:  # what USB enumeration shows: the sketch, then the bootloader
         if board.bootloader_port is None:
-            return [
-                SimpleNamespace(device=board.port, vid=flash.ARDUINO_VID, pid=min(flash.SKETCH_PIDS), description="")
-            ]
-        return [SimpleNamespace(device=board.bootloader_port, vid=flash.ARDUINO_VID, pid=min(flash.BOOTLOADER_PIDS),
-                                description="")]  # fmt: skip
+            return [SimpleNamespace(device=board.port, vid=flash.ARDUINO_VID, pid=min(flash.SKETCH_PIDS))]
+        return [SimpleNamespace(device=board.bootloader_port, vid=flash.ARDUINO_VID, pid=min(flash.BOOTLOADER_PIDS))]
 
     monkeypatch.setattr(list_ports, "comports", comports)
     try:
