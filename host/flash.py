@@ -213,7 +213,8 @@ def run_tool(cmd: Sequence[str], what: str, env: dict[str, str] | None = None) -
 
 
 def verify(port: str, expected_hash: str, timeout: float = 10.0) -> dict:
-    """Wait for the firmware after reset and check that it runs the model just flashed."""
+    """Wait for the firmware after reset and check that it runs the model just flashed: ask again every few
+    seconds, since a question sent while the board was still starting goes unanswered."""
     from host.stream import Device
 
     deadline = time.monotonic() + timeout
@@ -221,7 +222,7 @@ def verify(port: str, expected_hash: str, timeout: float = 10.0) -> dict:
     while time.monotonic() < deadline:
         try:
             with Device(port) as device:
-                hello = device.hello(timeout=max(0.5, deadline - time.monotonic()))
+                hello = device.hello(timeout=max(0.5, min(3.0, deadline - time.monotonic())))
         except KwsError as e:
             last = e
             time.sleep(0.3)
@@ -232,7 +233,16 @@ def verify(port: str, expected_hash: str, timeout: float = 10.0) -> dict:
     raise KwsError(f"the firmware did not answer on {port} after the reset ({last})")
 
 
-def flash(model: Path, env: str, port: str | None, dry_run: bool = False, out: TextIO | None = None) -> dict | None:
+def flash(
+    model: Path,
+    env: str,
+    port: str | None,
+    dry_run: bool = False,
+    out: TextIO | None = None,
+    answer_timeout: float = 10.0,
+) -> dict | None:
+    """Build `env` with `model`, upload it, and return the hello line of the firmware after its reset (the
+    firmware has `answer_timeout` seconds to answer)."""
     from host import export
 
     out = out or sys.stdout
@@ -261,7 +271,7 @@ def flash(model: Path, env: str, port: str | None, dry_run: bool = False, out: T
     boot = wait_for_bootloader()
     print(f"uploading through {boot}", file=out)
     run_tool(upload_command(boot, firmware_binary(env)), "upload")
-    hello = verify(port, expected)
+    hello = verify(port, expected, answer_timeout)
     print(f"flashed: {hello.get('board')} runs {hello.get('model')} ({expected})", file=out)
     return hello
 

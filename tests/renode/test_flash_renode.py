@@ -42,7 +42,9 @@ def test_flash_py_builds_uploads_and_checks_the_hash(arduino_images: dict[str, P
 
     monkeypatch.setattr(list_ports, "comports", comports)
     try:
-        hello = flash.flash(model, "nano33ble", None)
+        # A board answers within a second or two of its reset; Renode first has to start (Mono) and then boots
+        # mbed far slower than the nRF52840 does, the more so on a busy machine.
+        hello = flash.flash(model, "nano33ble", None, answer_timeout=120)
     finally:
         board.close()
         for proc in renode:
