@@ -14,6 +14,7 @@ errors (`build_src_flags` in platformio.ini, the same list for the model here).
 """
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -92,8 +93,20 @@ def _framework_cxxflags(target, source, env, for_signature):
     ]
 
 
+def _compiler(name):
+    """The platform's compiler (only known once its builder has run) behind ccache where that is installed, as
+    the CMake builds have it: TFLM is most of a clean build, and both envs compile it with the same flags."""
+    launcher = ["ccache"] if shutil.which("ccache") else []
+
+    def compiler(target, source, env, for_signature):
+        return [*launcher, DefaultEnvironment()[name]]
+
+    return compiler
+
+
 def build(variant_dir, src_dir, src_filter, **overrides):
     nodes = env.CollectBuildFiles(variant_dir, src_dir, src_filter)  # noqa: F821
+    overrides.update(CC=_compiler("CC"), CXX=_compiler("CXX"))
     DefaultEnvironment().Append(PIOBUILDFILES=[env.Object(node, **overrides) for node in nodes])  # noqa: F821
 
 
