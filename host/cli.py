@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from host import __version__, firmware, flash
-from host.config import FEATURES, STANDARD_KEYWORDS
+from host.config import DSCNN_FILTERS, FEATURES, STANDARD_KEYWORDS
 from host.util import KwsError, atomic_write_json
 
 MODELS = Path("models")
@@ -301,7 +301,7 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument(
         "--filters",
         type=int,
-        default=64,
+        default=DSCNN_FILTERS,
         help="DS-CNN width (default: %(default)s: 1.86 M MACs, 49 KB; the shipped model uses 40: 0.91 M MACs, 31 KB)",
     )
     pl.add_argument("--epochs", type=int, default=60, help="maximum epochs (default: %(default)s)")

@@ -14,6 +14,7 @@ SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
 BACKGROUND = "_background_noise_"
 STANDARD_KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+DSCNN_FILTERS = 64  # the DS-CNN width `kws pipeline` trains by default (models/default was made with 40)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from host.config import FEATURES, FeatureConfig
+from host.config import DSCNN_FILTERS, FEATURES, FeatureConfig
 
 
 def _head(x: keras.KerasTensor, n_labels: int) -> keras.KerasTensor:
@@ -25,7 +25,7 @@ def _head(x: keras.KerasTensor, n_labels: int) -> keras.KerasTensor:
 def dscnn(
     n_labels: int,
     cfg: FeatureConfig = FEATURES,
-    filters: int = 40,
+    filters: int = DSCNN_FILTERS,
     blocks: int = 4,
     first_stride: tuple[int, int] = (2, 2),
 ) -> keras.Model:
@@ -65,7 +65,7 @@ def tiny_conv(n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"dscnn": dscnn, "tiny_conv": tiny_conv}
 
 
-def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = 40) -> keras.Model:
+def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = DSCNN_FILTERS) -> keras.Model:
     """`arch` for `n_labels` classes; `filters` is the DS-CNN's width (tiny_conv has a fixed size)."""
     if arch not in ARCHITECTURES:
         from host.util import KwsError

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from host import convert, dataset, evaluate, export, features, train
-from host.config import FEATURES, RECOGNIZER, SILENCE, STANDARD_KEYWORDS, RecognizerConfig
+from host.config import DSCNN_FILTERS, FEATURES, RECOGNIZER, SILENCE, STANDARD_KEYWORDS, RecognizerConfig
 from host.util import KwsError
 
 
@@ -88,7 +88,7 @@ def run(
     synthetic: bool = True,
     per_word: int = 500,
     arch: str = "dscnn",
-    filters: int = 64,
+    filters: int = DSCNN_FILTERS,
     epochs: int = 60,
     patience: int = 12,
     real_weight: int = 3,

@@ -14,7 +14,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from host import features, models
-from host.config import FEATURES, SILENCE, UNKNOWN, FeatureConfig
+from host.config import DSCNN_FILTERS, FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.dataset import Dataset, load_clips
 from host.util import KwsError, pyplot, save_png
 
@@ -182,7 +182,7 @@ def train(
     patience: int = 8,
     learning_rate: float = 3e-3,
     real_weight: int = 3,
-    filters: int = 40,
+    filters: int = DSCNN_FILTERS,
     seed: int = 0,
     cfg: FeatureConfig = FEATURES,
     progress: bool = True,
