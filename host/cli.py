@@ -23,6 +23,66 @@ def _progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "quiet", False)
 
 
+def _stream_args(p: argparse.ArgumentParser, hours: float, what: str) -> None:
+    p.add_argument("--hours", "--stream-hours", dest="stream_hours", type=float, default=hours, metavar="H",
+                   help=f"hours of audio in {what} (default: %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--target-fa-per-hour",
+        type=float,
+        default=1.0,
+        help="the operating point: the lowest threshold with at most this many false accepts per hour "
+        "(default: %(default)s)",
+    )
+
+
+def _check_stream_args(args: argparse.Namespace) -> None:
+    if not args.stream_hours > 0:
+        raise KwsError(f"--hours must be positive (got {args.stream_hours:g})")
+    if not args.target_fa_per_hour > 0:
+        raise KwsError(f"--target-fa-per-hour must be positive (got {args.target_fa_per_hour:g})")
+
+
+def cmd_stream(args: argparse.Namespace) -> None:
+    _check_stream_args(args)
+    from host import dataset, detection, export, train
+    from host.config import RecognizerConfig
+
+    meta, data = export.load(args.model)
+    labels = meta["labels"]
+    folder = dataset.load_folder(args.data, labels, require_all=False)
+    items = folder.items if args.split == "all" else folder.split(args.split)
+    if not any(not it.label.startswith("_") for it in items):
+        raise KwsError(f"{args.data} has no keyword clips ({', '.join(labels[:-2])}) in split {args.split!r}")
+    print(f"loading {len(items)} clips of {args.data} ({args.split} speakers) ...", flush=True)
+    clips = dataset.load_clips(items, progress=_progress(args))
+    noise = train.noise_bank(folder.noise)
+    rcfg = RecognizerConfig.from_dict(meta["recognizer"])
+    print(f"streaming {args.stream_hours:g} h through {meta['name']} ({args.engine}) ...", flush=True)
+    r = detection.benchmark(data, labels, clips, [it.label for it in items], noise, hours=args.stream_hours,
+                            target_fa_per_hour=args.target_fa_per_hour, rcfg=rcfg, seed=args.seed,
+                            engine=args.engine, progress=_progress(args))  # fmt: skip
+    print(
+        f"{meta['name']} on {r['hours']:g} h of {args.data.name} ({args.split} speakers): {r['keywords']} keywords "
+        f"({r['keyword_clips']} clips), {r['seconds']['other words'] + r['seconds']['sentences']:.0f} s of other "
+        f"speech, {r['seconds']['noise only']:.0f} s of noise only; {r['hours_per_minute']:g} h of audio per minute"
+    )
+    target = f"target {args.target_fa_per_hour:g} FA/h"
+    for name, key in (("model threshold", "at_model_threshold"), (target, "at_target")):
+        p = r[key]
+        print(
+            f"  {name:<22} threshold {p['threshold']:>3}: {p['false_accepts_per_hour']:6.1f} false accepts/h "
+            f"({p['false_accepts']}, {p['substitutions']} of them substitutions), "
+            f"{p['false_reject_rate']:.1%} false rejects ({p['false_rejects']})"
+        )
+    result = {"model": meta["name"], "sha256": meta["model"]["sha256"], "data": args.data.name, "split": args.split}
+    if args.png:
+        detection.plot(r, args.png, f"{meta['name']} on {args.data.name} ({args.split} speakers)")
+        print(f"  wrote {args.png}")
+    if args.json:
+        atomic_write_json(args.json, result | r)
+        print(f"  wrote {args.json}")
+
+
 def check_keywords(keywords: list[str], per_word: int) -> tuple[str, ...]:
     """Check keywords before anything slow is loaded; say what was changed and what a long list costs."""
     from host import dataset
@@ -51,6 +111,7 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
                 raise KwsError(f"{option} folder {folder} does not exist")
     if args.epochs < 1:
         raise KwsError(f"--epochs must be at least 1 (got {args.epochs})")
+    _check_stream_args(args)
     from host import pipeline  # loads TensorFlow: only once the arguments are known to be good
 
     pipeline.check_eval_dirs(args.eval_data, args.data)
@@ -66,7 +127,8 @@ def cmd_pipeline(args: argparse.Namespace) -> None:
         patience=args.patience,
         real_weight=args.real_weight,
         seed=args.seed,
-        stream_minutes=args.stream_minutes,
+        stream_hours=args.stream_hours,
+        target_fa_per_hour=args.target_fa_per_hour,
         eval_dirs=args.eval_data,
         progress=_progress(args),
     )
@@ -249,7 +311,8 @@ def summary(meta: dict[str, Any]) -> str:
     if st:
         lines.append(
             f"  streaming: {st['false_accepts_per_hour']:.1f} false accepts/h, {st['false_reject_rate']:.1%} missed "
-            f"at threshold {st['recognizer']['threshold']}"
+            f"at threshold {meta['recognizer']['threshold']}"
+            + (f" ({st['hours']:g} h, {st['keywords']} keywords)" if "hours" in st else "")
         )
     lines.append(
         f"  board: {model.get('size_bytes', 0):,} B model, {model.get('arena_bytes', 0):,} B arena, "
@@ -313,9 +376,7 @@ def parser() -> argparse.ArgumentParser:
         help="how many times each real clip is seen per epoch, against once for synthetic (default: %(default)s)",
     )
     pl.add_argument("--seed", type=int, default=0, help="seed for data, splits and training (default: %(default)s)")
-    pl.add_argument(
-        "--stream-minutes", type=float, default=10.0, help="length of the streaming evaluation (default: %(default)s)"
-    )
+    _stream_args(pl, hours=0.5, what="each of the two streams (validation speakers, then test speakers)")
     pl.add_argument(
         "--out", type=Path, default=MODELS / "synthetic", help="model folder to write (default: %(default)s)"
     )
@@ -360,6 +421,34 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--png", type=Path, help="write the confusion matrix as PNG")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_eval)
+
+    st = sub.add_parser(
+        "stream",
+        help="streaming benchmark: false accepts per hour and false rejects over hours of speech, DET curve",
+        description="Builds a long, seeded stream from a Speech Commands-layout folder: continuous non-keyword "
+        "speech (the folder's other words and eSpeak NG word sequences without the keywords) over background "
+        "noise at several levels, noise-only stretches, and the folder's keyword clips at known times (2 s or "
+        "more apart, some right after other speech). The model runs on it as the device does (an inference "
+        "every 100 ms on the newest window, int8) and the firmware's recognizer decides. Reports false accepts "
+        "per hour (substitutions counted apart), the false-reject rate at the model's threshold and at the "
+        "target operating point, and the whole DET curve.",
+    )
+    st.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
+    st.add_argument("--data", type=Path, required=True, help="folder in the Speech Commands layout")
+    st.add_argument(
+        "--split",
+        choices=["all", "train", "validation", "test"],
+        default="test",
+        help="which speakers' clips (default: %(default)s: the speakers held out from training)",
+    )
+    _stream_args(st, hours=1.0, what="the stream")
+    st.add_argument("--engine", choices=["tflite", "tflm"], default="tflite",
+                    help="int8 interpreter (default: %(default)s; TFLM gives the same bytes, slower)")  # fmt: skip
+    st.add_argument("--seed", type=int, default=0, help="seed of the stream (default: %(default)s)")
+    st.add_argument("--json", type=Path, help="write the results and the DET curve as JSON")
+    st.add_argument("--png", type=Path, help="write the DET curve as PNG")
+    st.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    st.set_defaults(func=cmd_stream)
 
     ex = sub.add_parser("export", help="write an exported model's C++ sources (model array, settings, ops)")
     ex.add_argument("--model", type=Path, required=True, help="model folder (models/NAME)")

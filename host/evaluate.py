@@ -1,12 +1,9 @@
 """Evaluation: float, TFLite int8 and TFLM int8 accuracy in one report (TFLM must match TFLite byte for
-byte), confusion matrix, model size, TFLM arena bytes, ops and MACs; and streaming evaluation with the
-firmware's recognizer, reporting false accepts per hour and the false-reject rate."""
+byte), confusion matrix, model size, TFLM arena bytes, ops and MACs. Streaming evaluation is in `detection`."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +11,6 @@ import numpy as np
 from tqdm import tqdm
 
 from host import convert, features
-from host.config import FEATURES, RECOGNIZER, FeatureConfig, RecognizerConfig
-from host.recognizer import Detection, Recognizer, frame_end_sample, inference_times
 from host.util import KwsError, pyplot, save_png
 
 ENGINES = ("tflite", "tflm")
@@ -186,174 +181,3 @@ def model_facts(data: bytes) -> dict[str, Any]:
         "input": {"shape": list(info.input_shape), "scale": info.input_scale, "zero_point": info.input_zero_point},
         "output": {"shape": list(info.output_shape), "scale": info.output_scale, "zero_point": info.output_zero_point},
     }
-
-
-# ---------------------------------------------------------------------------------------------- streaming
-
-
-@dataclass(frozen=True)
-class Event:
-    label: str
-    start: int  # samples
-    end: int
-
-
-def speech_bounds(clip: np.ndarray) -> tuple[int, int]:
-    """First and last sample of the loud part of a clip (within 20 dB of its peak, 10 ms frames)."""
-    x = clip.astype(np.float64)
-    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
-    energy = np.sqrt(np.mean(frames**2, axis=1))
-    loud = np.flatnonzero(energy > 0.1 * (energy.max() + 1e-9))
-    if not len(loud):
-        return 0, len(clip)
-    return int(loud[0] * 160), int((loud[-1] + 1) * 160)
-
-
-def make_stream(
-    clips: np.ndarray,
-    clip_labels: Sequence[str],
-    noise: np.ndarray,
-    *,
-    minutes: float = 5.0,
-    gap_s: tuple[float, float] = (2.0, 4.0),
-    noise_dbfs: tuple[float, float] = (-55.0, -35.0),
-    seed: int = 0,
-    cfg: FeatureConfig = FEATURES,
-) -> tuple[np.ndarray, list[Event]]:
-    """A long stream of background noise with clips placed at known times; events for the keyword clips.
-
-    `noise` is a bank of unit-RMS one-clip chunks; the level changes every clip length within `noise_dbfs`.
-    """
-    rng = np.random.default_rng(seed)
-    total = int(minutes * 60 * cfg.sample_rate)
-    n = cfg.clip_samples
-    stream = np.zeros(total + n, np.float64)
-    for start in range(0, total, n):
-        level = 32767 * 10 ** (rng.uniform(*noise_dbfs) / 20)
-        stream[start : start + n] = noise[rng.integers(len(noise))] * level
-    events = []
-    pos = int(rng.uniform(*gap_s) * cfg.sample_rate)
-    order = rng.permutation(len(clips))
-    k = 0
-    while pos + n < total and len(order):
-        i = order[k % len(order)]
-        k += 1
-        stream[pos : pos + n] += clips[i]
-        if not clip_labels[i].startswith("_"):
-            s, e = speech_bounds(clips[i])
-            events.append(Event(clip_labels[i], pos + s, pos + e))
-        pos += n + int(rng.uniform(*gap_s) * cfg.sample_rate)
-    return np.clip(np.round(stream[:total]), -32768, 32767).astype(np.int16), events
-
-
-def stream_results(
-    data: bytes,
-    audio: np.ndarray,
-    engine: str = "tflite",
-    rcfg: RecognizerConfig = RECOGNIZER,
-    cfg: FeatureConfig = FEATURES,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run the model as the device does over a stream: continuous frontend state, an inference every
-    `inference_every_frames` frames on the newest window. Returns (times in samples, int8 scores)."""
-    feats = features.int8_features(audio, cfg)
-    counts = inference_times(len(feats), rcfg, cfg)
-    windows = np.stack([feats[c - cfg.frames : c] for c in counts]) if counts else feats[:0]
-    scores = run_int8(data, windows, engine, progress)
-    return np.array([frame_end_sample(c, cfg) for c in counts], np.int64), scores
-
-
-def recognize(
-    labels: Sequence[str],
-    times: np.ndarray,
-    scores: np.ndarray,
-    rcfg: RecognizerConfig = RECOGNIZER,
-    cfg: FeatureConfig = FEATURES,
-) -> list[Detection]:
-    rec = Recognizer(labels, rcfg, cfg)
-    return [d for t, s in zip(times, scores, strict=True) if (d := rec.update(s, int(t))) is not None]
-
-
-def score_stream(
-    detections: Sequence[Detection],
-    events: Sequence[Event],
-    total_samples: int,
-    cfg: FeatureConfig = FEATURES,
-    late_ms: int = 1000,
-) -> dict[str, Any]:
-    """Match detections to keyword events (same label, from the word's start to `late_ms` after its end).
-
-    Every other detection is a false accept; `substitutions` counts those that fired on a keyword event
-    with the wrong label (the rest fired on noise or on other words).
-    """
-    late = late_ms * cfg.sample_rate // 1000
-    matched: set[int] = set()
-    false_accepts = substitutions = 0
-    for d in detections:
-        near = [i for i, e in enumerate(events) if e.start <= d.time <= e.end + late]
-        hit = next((i for i in near if events[i].label == d.label and i not in matched), None)
-        if hit is None:
-            false_accepts += 1
-            substitutions += any(events[i].label != d.label for i in near)
-        else:
-            matched.add(hit)
-    hours = total_samples / cfg.sample_rate / 3600
-    return {
-        "keywords": len(events),
-        "detected": len(matched),
-        "false_rejects": len(events) - len(matched),
-        "false_reject_rate": (len(events) - len(matched)) / len(events) if events else 0.0,
-        "false_accepts": false_accepts,
-        "substitutions": substitutions,
-        "false_accepts_per_hour": false_accepts / hours if hours else 0.0,
-        "hours": hours,
-    }
-
-
-def sweep_thresholds(
-    labels: Sequence[str],
-    times: np.ndarray,
-    scores: np.ndarray,
-    events: Sequence[Event],
-    total_samples: int,
-    rcfg: RecognizerConfig = RECOGNIZER,
-    thresholds: Sequence[int] = tuple(range(100, 256, 5)),
-) -> list[dict[str, Any]]:
-    """Streaming false accepts per hour and false-reject rate at each detection threshold."""
-    points = []
-    for th in thresholds:
-        cfg = dataclasses.replace(rcfg, threshold=th)
-        r = score_stream(recognize(labels, times, scores, cfg), events, total_samples)
-        points.append(
-            {
-                "threshold": th,
-                **{k: r[k] for k in ("false_accepts", "false_accepts_per_hour", "false_rejects", "false_reject_rate")},
-            }
-        )
-    return points
-
-
-def choose_threshold(points: Sequence[dict[str, Any]]) -> int:
-    """The threshold with the fewest errors (false accepts + false rejects); the higher one on a tie."""
-    return min(points, key=lambda p: (p["false_accepts"] + p["false_rejects"], -p["threshold"]))["threshold"]
-
-
-def plot_det(points: Sequence[dict[str, Any]], chosen: int, path: Path, title: str) -> None:
-    """False-reject rate against false accepts per hour over thresholds, the chosen one marked."""
-    plt = pyplot()
-    fa = [p["false_accepts_per_hour"] for p in points]
-    fr = [100 * p["false_reject_rate"] for p in points]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(fa, fr, "o-", markersize=3)
-    for p, x, y in zip(points, fa, fr, strict=True):
-        if p["threshold"] == chosen:
-            ax.plot([x], [y], "r*", markersize=14, label=f"threshold {chosen}: {x:.1f} FA/h, {y:.1f}% FRR")
-        elif p["threshold"] % 25 == 0:
-            ax.annotate(str(p["threshold"]), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xlabel("false accepts per hour")
-    ax.set_ylabel("false-reject rate (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    save_png(fig, path)

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from host import convert, dataset, evaluate, export, features, train
-from host.config import DSCNN_FILTERS, FEATURES, RECOGNIZER, SILENCE, STANDARD_KEYWORDS, RecognizerConfig
+from host import convert, dataset, detection, evaluate, export, features, train
+from host.config import DSCNN_FILTERS, FEATURES, RECOGNIZER, STANDARD_KEYWORDS, RecognizerConfig
 from host.util import KwsError
 
 
@@ -40,44 +40,42 @@ def by_origin(split: train.Split) -> dict[str, train.Split]:
     }
 
 
-def stream_of(
-    data: bytes,
-    labels: Sequence[str],
-    split: train.Split,
-    noise: np.ndarray,
-    minutes: float,
-    seed: int,
-    progress: bool,
-) -> tuple[np.ndarray, np.ndarray, list[evaluate.Event], int]:
-    """Keywords and other words of `split` over background noise, scored as the device would."""
-    names = [labels[i] for i in split.labels]
-    keep = [i for i, n in enumerate(names) if n != SILENCE]
-    audio, events = evaluate.make_stream(split.audio[keep], [names[i] for i in keep], noise, minutes=minutes, seed=seed)
-    times, scores = evaluate.stream_results(data, audio, "tflite", RECOGNIZER, progress=progress)
-    return times, scores, events, len(audio)
-
-
 def streaming_eval(
     data: bytes,
     labels: Sequence[str],
     tune: train.Split,
     test: train.Split,
     noise: np.ndarray,
-    minutes: float,
+    hours: float,
+    target_fa_per_hour: float,
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[RecognizerConfig, dict[str, Any]]:
-    """Choose the detection threshold on a validation-speaker stream, then measure on a test-speaker stream."""
-    tuning = stream_of(data, labels, tune, noise, minutes / 2, seed, progress)
-    threshold = evaluate.choose_threshold(evaluate.sweep_thresholds(labels, *tuning))
-    rcfg = dataclasses.replace(RECOGNIZER, threshold=threshold)
-    times, scores, events, total = stream_of(data, labels, test, noise, minutes, seed + 1, progress)
-    result = evaluate.score_stream(evaluate.recognize(labels, times, scores, rcfg), events, total)
-    result["recognizer"] = rcfg.to_dict()
-    result["threshold_chosen_on"] = f"{minutes / 2:g} min stream of validation speakers (fewest errors)"
-    result["inferences"] = len(times)
-    result["sweep"] = evaluate.sweep_thresholds(labels, times, scores, events, total, rcfg)
-    return rcfg, result
+    """Choose the detection threshold on a stream of validation speakers at the target false accepts per
+    hour, then measure on a stream of test speakers (`detection.benchmark` for both)."""
+
+    def run(split: train.Split, rcfg: RecognizerConfig, seed: int) -> dict[str, Any]:
+        names = [labels[i] for i in split.labels]
+        return detection.benchmark(data, labels, split.audio, names, noise, hours=hours, rcfg=rcfg,
+                                   target_fa_per_hour=target_fa_per_hour, seed=seed, progress=progress)  # fmt: skip
+
+    tuning = run(tune, RECOGNIZER, seed)
+    rcfg = dataclasses.replace(RECOGNIZER, threshold=tuning["at_target"]["threshold"])
+    result = run(test, rcfg, seed + 1)
+    at = result["at_model_threshold"]
+    summary = {k: at[k] for k in ("false_accepts_per_hour", "false_reject_rate", "false_accepts", "substitutions")}
+    return rcfg, {
+        **summary,
+        "threshold": rcfg.threshold,
+        "hours": result["hours"],
+        "keywords": result["keywords"],
+        "threshold_chosen_on": {
+            "split": "validation speakers",
+            "target_fa_per_hour": target_fa_per_hour,
+            **{k: tuning[k] for k in ("hours", "keywords", "at_target")},
+        },
+        "test": result,
+    }
 
 
 def run(
@@ -93,7 +91,8 @@ def run(
     patience: int = 12,
     real_weight: int = 3,
     seed: int = 0,
-    stream_minutes: float = 10.0,
+    stream_hours: float = 0.5,
+    target_fa_per_hour: float = 1.0,
     eval_dirs: Sequence[Path] = (),
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -140,10 +139,13 @@ def run(
         r = evaluate.evaluate_folder(tflite, model, folder, labels, "all", progress)
         transfer[folder.name] = {k: r[k] for k in ("n", "data", "accuracy", "per_class", "confusion")}
 
-    log(f"streaming evaluation: threshold from validation speakers, then {stream_minutes:g} min of test speakers")
+    log(
+        f"streaming: threshold at {target_fa_per_hour:g} false accepts/h on {stream_hours:g} h of validation "
+        f"speakers, then {stream_hours:g} h of test speakers"
+    )
     tune = by_origin(data.validation).get(headline, data.validation)
     rcfg, stream = streaming_eval(
-        tflite, labels, tune, subsets[headline], data.noise, stream_minutes, seed=seed, progress=progress
+        tflite, labels, tune, subsets[headline], data.noise, stream_hours, target_fa_per_hour, seed, progress
     )
 
     best = int(np.argmax(history["val_accuracy"]))
@@ -188,8 +190,8 @@ def run(
         {
             "training_curve.png": lambda p: train.plot_history(history, p, f"{out.name} ({arch})"),
             "confusion_matrix.png": lambda p: evaluate.plot_confusion(cm, labels, p, title),
-            "streaming_det.png": lambda p: evaluate.plot_det(
-                stream["sweep"], rcfg.threshold, p, f"{out.name}: streaming, held-out {headline.replace('_', ' ')}"
+            "streaming_det.png": lambda p: detection.plot(
+                stream["test"], p, f"{out.name}: streaming, held-out {headline.replace('_', ' ')}"
             ),
         },
     )
@@ -201,9 +203,8 @@ def run(
         f"{facts['macs'] / 1e6:.2f} M MACs"
     )
     log(
-        f"streaming: {stream['false_accepts_per_hour']:.1f} false accepts/h, "
-        f"false-reject rate {stream['false_reject_rate']:.1%} ({stream['keywords']} keywords, "
-        f"threshold {rcfg.threshold})"
+        f"streaming (threshold {rcfg.threshold}): {stream['false_accepts_per_hour']:.1f} false accepts/h, "
+        f"false-reject rate {stream['false_reject_rate']:.1%} ({stream['hours']:g} h, {stream['keywords']} keywords)"
     )
     for name, r in transfer.items():
         a = r["accuracy"]

@@ -72,8 +72,8 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> Pa
         "tiny_conv",
         "--epochs",
         "30",
-        "--stream-minutes",
-        "0.5",
+        "--stream-hours",
+        "0.01",
         "--eval-data",
         str(real),
         "--out",
@@ -148,10 +148,10 @@ def board(sim: Path) -> Iterator[Boards]:
 def golden_stream(audio: np.ndarray) -> tuple:
     """The shipped model over `audio` as the device runs it, by TFLM: result times (samples), int8 scores,
     and the recognizer's detections."""
-    from host import evaluate
+    from host import detection
     from host.config import RecognizerConfig
 
     meta = json.loads((MODEL / "model.json").read_text())
     rcfg = RecognizerConfig.from_dict(meta["recognizer"])
-    times, scores = evaluate.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
-    return times, scores, evaluate.recognize(meta["labels"], times, scores, rcfg)
+    times, scores = detection.stream_results((MODEL / "model.tflite").read_bytes(), audio, "tflm", rcfg, progress=False)
+    return times, scores, detection.recognize(meta["labels"], times, scores, rcfg)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import evaluate, features, firmware
+from host import detection, evaluate, features, firmware
 from host.audio import fit_to_length, read_wav, write_wav
 from host.stream import audio_command
 from tests.conftest import MODEL, golden_stream
@@ -49,7 +49,7 @@ def test_features_and_scores_equal_host_and_tflm(sim: Path, shared_data: Path) -
 
 
 def test_stream_detections_equal_host_streaming_eval(sim: Path, held_out_speech, tmp_path: Path) -> None:
-    audio, _ = evaluate.make_stream(*held_out_speech, minutes=1.0, seed=3)
+    audio, _ = detection.make_stream(*held_out_speech, minutes=1.0, seed=3)
     wav = tmp_path / "stream.wav"
     write_wav(wav, audio)
     expected = [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
@@ -63,7 +63,7 @@ def test_stream_detections_equal_host_streaming_eval(sim: Path, held_out_speech,
 def qemu_run(cm4_toolchain: None, build_root: Path, held_out_speech, tmp_path_factory: pytest.TempPathFactory):
     """The Cortex-M4 image (CMSIS-NN) with 6 s of held-out speech compiled in, run in QEMU with the
     instruction-counting plugin: (audio, UART lines, instruction counts, build folder)."""
-    audio, _ = evaluate.make_stream(*held_out_speech, minutes=0.1, gap_s=(0.3, 0.8), seed=5)
+    audio, _ = detection.make_stream(*held_out_speech, minutes=0.1, gap_s=(0.3, 0.8), seed=5)
     wav = tmp_path_factory.mktemp("qemu") / "stream.wav"
     write_wav(wav, audio)
     build = firmware.build("qemu_mps2", MODEL, build_root / "qemu_mps2", embed_wav=wav)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import cli, evaluate, monitor, stream
+from host import cli, detection, monitor, stream
 from host.audio import fit_to_length, read_wav, write_wav
 from tests.conftest import golden_stream
 
@@ -32,7 +32,7 @@ def test_reader_skips_and_counts_garbage() -> None:
 def speech(held_out_speech, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[str, int, int]]]:
     """20 s of held-out keywords and other words over noise, as a WAV, and the host's streaming detections
     in it (label, score, time)."""
-    audio, _ = evaluate.make_stream(*held_out_speech, minutes=1 / 3, gap_s=(0.5, 1.0), seed=11)
+    audio, _ = detection.make_stream(*held_out_speech, minutes=1 / 3, gap_s=(0.5, 1.0), seed=11)
     wav = tmp_path_factory.mktemp("speech") / "speech.wav"
     write_wav(wav, audio)
     return wav, [(d.label, d.score, d.time) for d in golden_stream(audio)[2]]
