@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -235,18 +236,41 @@ def cmd_bench_firmware(args: argparse.Namespace) -> None:
 def cmd_bench_renode(args: argparse.Namespace) -> None:
     from host import emulate
 
-    r = emulate.bench(args.model, args.build_dir, args.wav, args.json)
-    print(
-        f"model {r['model']} on Renode's Nano 33 BLE (nRF52840 image, CMSIS-NN kernels), {r['inferences']} inferences:"
-    )
-    print(
-        f"  instructions per inference     {r['instructions_per_inference']:>12,}"
-        f"  (max {r['instructions_per_inference_max']:,}; {r['inference_load_at_64mhz']:.1%} of a 64 MHz core)"
-    )
-    print(f"  flash (app + model + TFLM)     {r['flash_bytes']:>12,} B")
-    print(f"  static RAM                     {r['static_ram_bytes']:>12,} B")
-    print(f"  tensor arena used / reserved   {r['arena_bytes']:>12,} / {r['arena_reserved_bytes']:,} B")
+    images = list(firmware.RENODE_IMAGES) if args.image == "all" else [args.image]
+    problem = flash.platformio_problem() if "nano33ble_sense" in images else None
+    if problem and args.image == "all":
+        print(f"kws: the PlatformIO Arduino image is left out: {problem}")
+        images.remove("nano33ble_sense")
+    elif problem:
+        raise KwsError(problem)
+    results = {}
+    for image in images:
+        print(f"running the {firmware.RENODE_IMAGES[image]} on Renode ...", flush=True)
+        results[image] = emulate.bench(args.model, args.build_dir, args.wav, image=image)
+    first = next(iter(results.values()))
+    print(f"model {first['model']} on Renode's Nano 33 BLE, CMSIS-NN kernels, {first['audio_seconds']:g} s of audio:")
+    print(f"  {'':36}" + "".join(f"{image:>18}" for image in results))
+
+    def row(label: str, value: Callable[[dict[str, Any]], str]) -> None:
+        print(f"  {label:36}" + "".join(f"{value(r):>18}" for r in results.values()))
+
+    row("inferences", lambda r: f"{r['inferences']:,}")
+    row("instructions per inference", lambda r: f"{r['instructions_per_inference']:,}")
+    row("  max", lambda r: f"{r['instructions_per_inference_max']:,}")
+    row("  share of a 64 MHz core", lambda r: f"{r['inference_load_at_64mhz']:.1%}")
+    row("flash (app + model + TFLM [+ mbed])", lambda r: f"{r['flash_bytes']:,} B")
+    row("static RAM", lambda r: f"{r['static_ram_bytes']:,} B")
+    for label, used, size in (
+        ("tensor arena used / reserved", "arena_bytes", "arena_reserved_bytes"),
+        ("heap used / reserved (mbed)", "heap_used", "heap_reserved"),
+        ("main stack used / size (mbed)", "stack_used", "stack_size"),
+    ):
+        print(
+            f"  {label:36}"
+            + "".join(f"{f'{r[used]:,}/{r[size]:,}' if used in r else '-':>18}" for r in results.values())
+        )
     if args.json:
+        atomic_write_json(args.json, results)
         print(f"  wrote {args.json}")
 
 
@@ -484,10 +508,17 @@ def parser() -> argparse.ArgumentParser:
     )
     br = bench.add_parser(
         "renode",
-        help="instructions per inference on Renode's Nano 33 BLE, flash, static RAM, arena",
-        description="Builds the bare-metal nRF52840 image, plays the audio into Renode's emulated PDM microphone "
-        "and reads the instructions of every inference from Renode (ExecutedInstructions at the inference "
-        "markers).",
+        help="instructions per inference on Renode's Nano 33 BLE, flash, RAM, arena: bare-metal and Arduino image",
+        description="Builds the bare-metal nRF52840 image and (where PlatformIO is installed) the PlatformIO "
+        "Arduino BLE Sense image users flash, plays the audio into Renode's emulated PDM microphone and reads "
+        "the instructions of every inference from Renode (ExecutedInstructions at the inference markers); the "
+        "Arduino image adds mbed's heap and main-stack high-water marks.",
+    )
+    br.add_argument(
+        "--image",
+        choices=["all", *firmware.RENODE_IMAGES],
+        default="all",
+        help="which image to run (default: %(default)s; the Arduino one where PlatformIO is installed)",
     )
     for b, func in ((bf, cmd_bench_firmware), (br, cmd_bench_renode)):
         b.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")

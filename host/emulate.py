@@ -132,15 +132,29 @@ def emulate(files: Sequence[Path], model: Path, build_root: Path, seconds: float
             proc.wait()
 
 
-def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Path | None = None) -> dict[str, Any]:
+def bench_image(image: str, model: Path, build_root: Path) -> Path:
+    """The ELF of `image` (a firmware.RENODE_IMAGES key) with the model, built if needed."""
+    if image == "nrf52840":
+        return firmware.build("nrf52840", model, Path(build_root) / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
+    if image not in firmware.RENODE_IMAGES:
+        raise KwsError(f"unknown image {image!r}; choose one of {sorted(firmware.RENODE_IMAGES)}")
+    from host import export, flash
+
+    meta, data = export.load(model)
+    export.write_sources(Path(model) / export.SOURCES_DIR, meta, data)
+    return flash.build(image, model)
+
+
+def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Path | None = None,
+          image: str = "nrf52840") -> dict[str, Any]:  # fmt: skip
     """Instructions per inference on Renode's Nano 33 BLE, read from `sysbus.cpu ExecutedInstructions` at the
     firmware's inference markers while `wav` (default: the QEMU benchmark's word stream) plays into the PDM
-    microphone; flash and static RAM of the image. Optionally written as JSON."""
+    microphone; flash and static RAM of the image, and for the Arduino image mbed's heap and main-stack
+    high-water marks (its `memory` line). Optionally written as JSON."""
     from host.audio import read_wav
     from host.stream import Device
 
-    build = firmware.build("nrf52840", model, Path(build_root) / "nrf52840")
-    elf = build / "boards" / "nrf52840" / "kws_nrf52840.elf"
+    elf = bench_image(image, model, build_root)
     marks = firmware.symbol_addresses(elf, ["kws_marker_inference_begin", "kws_marker_inference_end"])
     begin, end = marks["kws_marker_inference_begin"], marks["kws_marker_inference_end"]
     wav = wav or firmware.bench_audio(Path(build_root) / "bench.wav")
@@ -159,7 +173,7 @@ def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Pat
         proc, url = start(elf, work, pcm, extra=hooks)
         try:
             with Device(url) as device:
-                hello = device.hello(timeout=30.0)
+                hello = device.hello(timeout=60.0)
                 feats = hello["features"]
                 period = feats["inference_every_frames"] * feats["sample_rate"] * feats["stride_ms"] // 1000
                 device.send("scores on")
@@ -168,6 +182,12 @@ def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Pat
                 deadline = time.monotonic() + 60 + 10 * len(audio) / feats["sample_rate"]
                 while time.monotonic() < deadline and (last is None or last["time"] + period <= len(audio)):
                     last = device.wait_for("scores", max(0.1, deadline - time.monotonic())) or last
+                memory = None
+                if image != "nrf52840":  # mbed's statistics, reported every 5 s: the first after all inferences
+                    device.pending.clear()
+                    memory = device.wait_for("memory", 30.0)
+                    if memory is None:
+                        raise KwsError(f"the {firmware.RENODE_IMAGES[image]} sent no memory line on Renode")
             dump = f"{g}, json; f = open(r'{counts_path}', 'w'); f.write(json.dumps(b.kws_counts)); f.close()"
             assert proc.stdin is not None
             proc.stdin.write(f'pause\npython "{dump}"\n'.encode())
@@ -187,6 +207,7 @@ def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Pat
     per_inference = sum(counts) // len(counts)
     result = {
         "model": hello.get("model"),
+        "image": image,
         "emulator": "renode nano33ble (nRF52840)",
         "audio_seconds": len(audio) / feats["sample_rate"],
         "inferences": len(counts),
@@ -197,6 +218,8 @@ def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Pat
         "arena_bytes": hello.get("arena_used", 0),
         "arena_reserved_bytes": hello.get("arena_bytes", 0),
     }
+    if memory is not None:
+        result |= {k: memory[k] for k in ("heap_used", "heap_reserved", "stack_used", "stack_size")}
     if json_path:
         atomic_write_json(Path(json_path), result)
     return result

@@ -31,6 +31,13 @@ BOARDS = {"native": "reference", "qemu_mps2": "cmsis_nn", "nrf52840": "cmsis_nn"
 MICROFRONTEND = "tensorflow/lite/experimental/microfrontend/lib"
 
 
+# The images `kws bench renode` runs on Renode's Nano 33 BLE: the bare-metal one (CMake) and the one users flash.
+RENODE_IMAGES = {
+    "nrf52840": "bare-metal nRF52840 image",
+    "nano33ble_sense": "PlatformIO Arduino image (BLE Sense)",
+}
+
+
 def tflm_root() -> Path:
     """Folder holding one TFLM tree per kernel set (`reference/`, `cmsis_nn/`): $TFLM_DIR, or where
     `kws firmware tflm` puts them ($XDG_CACHE_HOME or ~/.cache, then kws/tflm/<commit>)."""

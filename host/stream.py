@@ -127,12 +127,16 @@ class Device:
         self.pending = kept + self.pending
         return found
 
-    def hello(self, timeout: float = 5.0) -> dict[str, Any]:
-        self.send("info")
-        hello = self.wait_for("hello", timeout)
-        if hello is None:
-            raise KwsError(f"no answer from the firmware on {self.port_name} within {timeout:g} s")
-        return hello
+    def hello(self, timeout: float = 5.0, every: float = 3.0) -> dict[str, Any]:
+        """The firmware's hello line, asked for every `every` seconds: a question sent while the firmware
+        was still starting goes unanswered."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.send("info")
+            hello = self.wait_for("hello", min(every, left))
+            if hello is not None:
+                return hello
+        raise KwsError(f"no answer from the firmware on {self.port_name} within {timeout:g} s")
 
     def feed_audio(
         self, samples: np.ndarray, first_seq: int = 0, ack_timeout: float = 2.0, retries: int = 4
