@@ -384,7 +384,12 @@ def parser() -> argparse.ArgumentParser:
         "class goes into the report and model.json, apart from the held-out numbers (repeatable)",
     )
     pl.add_argument("--per-word", type=int, default=500, help="synthetic clips per keyword (default: %(default)s)")
-    pl.add_argument("--arch", default="dscnn", choices=["dscnn", "tiny_conv"], help="model (default: %(default)s)")
+    pl.add_argument(
+        "--arch",
+        default="dscnn",
+        choices=["dscnn", "sdscnn", "tiny_conv"],
+        help="model: dscnn (whole window), sdscnn (streaming DS-CNN), tiny_conv (default: %(default)s)",
+    )
     pl.add_argument(
         "--filters",
         type=int,

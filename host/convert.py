@@ -14,8 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from host.config import FEATURES, FeatureConfig
+from host.config import FEATURES, RECOGNIZER, FeatureConfig
 from host.util import KwsError
+
+STATE_OPS = {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}  # a streaming model's state
 
 
 @contextlib.contextmanager
@@ -152,13 +154,22 @@ def inspect(data: bytes) -> ModelInfo:
     )
 
 
-def require_int8(info: ModelInfo, cfg: FeatureConfig = FEATURES) -> None:
-    """The firmware feeds int8 features and reads int8 scores: anything else is refused with one message."""
+def require_int8(info: ModelInfo, cfg: FeatureConfig = FEATURES, step: int = RECOGNIZER.inference_every_frames) -> None:
+    """The firmware feeds int8 features and reads int8 scores: anything else is refused with one message. The
+    input is the whole window, or (a streaming model, with resource variables) the newest `step` frames."""
     if info.input_dtype != "int8" or info.output_dtype != "int8":
         raise KwsError(
             f"model is not fully int8 (input {info.input_dtype}, output {info.output_dtype}); "
             "convert it with int8 input and output (kws convert)"
         )
-    expected = (1, cfg.frames, cfg.channels, 1)
-    if info.input_shape not in (expected, expected[:3]):
-        raise KwsError(f"model input shape {info.input_shape} does not match the features {expected}")
+    shape = info.input_shape
+    frames = shape[1] if len(shape) > 1 else 0
+    if shape not in ((1, frames, cfg.channels, 1), (1, frames, cfg.channels)) or frames not in (cfg.frames, step):
+        raise KwsError(
+            f"model input shape {shape} does not match the features: {cfg.frames} frames of {cfg.channels} "
+            f"channels (the whole window), or a streaming model's {step}-frame step"
+        )
+    stateful = bool(STATE_OPS & set(info.ops))
+    if (frames < cfg.frames) != stateful:
+        what = "takes a step but keeps no state" if not stateful else "keeps state but takes the whole window"
+        raise KwsError(f"the model {what}: neither a streaming nor a whole-window model")

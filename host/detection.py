@@ -233,11 +233,15 @@ def stream_results(
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the model as the device does over a stream: one frontend over all of it, an inference every
-    `inference_every_frames` frames on the newest window. Returns (times in samples, int8 scores)."""
-    from host import evaluate, features
+    `inference_every_frames` frames on the newest window (a streaming model steps through every frame from
+    the first, as the device does). Returns (times in samples, int8 scores)."""
+    from host import convert, evaluate, features, streaming
 
     feats = features.int8_features(audio, cfg)
     counts = inference_times(len(feats), rcfg, cfg)
+    times = np.array([frame_end_sample(c, cfg) for c in counts], np.int64)
+    if streaming.is_streaming(convert.inspect(data).input_shape, cfg):
+        return times, streaming.step_scores(data, feats, counts, engine, progress)
     scores = np.zeros((len(counts), 0), np.int8)
     step = 20000  # windows per batch: bounded memory for hours of audio
     parts = []
@@ -246,7 +250,7 @@ def stream_results(
         parts.append(evaluate.run_int8(data, windows, engine, progress))
     if parts:
         scores = np.concatenate(parts)
-    return np.array([frame_end_sample(c, cfg) for c in counts], np.int64), scores
+    return times, scores
 
 
 def recognize(

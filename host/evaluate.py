@@ -71,7 +71,12 @@ def int8_runner(data: bytes, engine: str = "tflite") -> Callable[[np.ndarray], n
 
 
 def run_int8(data: bytes, q: np.ndarray, engine: str = "tflite", progress: bool = False) -> np.ndarray:
-    """int8 scores (n, labels) for int8 feature windows (n, frames, channels)."""
+    """int8 scores (n, labels) for int8 feature windows (n, frames, channels); a streaming model runs each
+    window's steps (`streaming.window_scores`)."""
+    from host import streaming
+
+    if streaming.is_streaming(convert.inspect(data).input_shape):
+        return streaming.window_scores(data, q, engine, progress)
     run = int8_runner(data, engine)
     out = [run(x) for x in tqdm(q, desc=f"int8 ({engine})", unit="clip", disable=not progress, leave=False)]
     return np.stack(out) if out else np.zeros((0, 0), np.int8)
@@ -172,8 +177,11 @@ def evaluate_clips(
 
 
 def model_facts(data: bytes) -> dict[str, Any]:
+    from tflite_micro import runtime
+
     info = convert.inspect(data)
     return {
+        "resource_variables": runtime.count_resource_variables(data),
         "size_bytes": info.size_bytes,
         "arena_bytes": arena_bytes(data),
         "ops": info.ops,

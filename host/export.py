@@ -19,7 +19,9 @@ from host.util import KwsError, atomic_dir, atomic_write_text
 # then stay out of the image.
 OP_RESOLVER = {
     "ADD": "AddAdd()",
+    "ASSIGN_VARIABLE": "AddAssignVariable()",
     "AVERAGE_POOL_2D": "AddAveragePool2D(tflite::Register_AVERAGE_POOL_2D_INT8())",
+    "CALL_ONCE": "AddCallOnce()",
     "CONCATENATION": "AddConcatenation()",
     "CONV_2D": "AddConv2D(tflite::Register_CONV_2D_INT8())",
     "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D(tflite::Register_DEPTHWISE_CONV_2D_INT8())",
@@ -32,6 +34,7 @@ OP_RESOLVER = {
     "MUL": "AddMul()",
     "PAD": "AddPad()",
     "QUANTIZE": "AddQuantize()",
+    "READ_VARIABLE": "AddReadVariable()",
     "RELU": "AddRelu()",
     "RELU6": "AddRelu6()",
     "RESHAPE": "AddReshape()",
@@ -39,6 +42,7 @@ OP_RESOLVER = {
     "SQUEEZE": "AddSqueeze()",
     "STRIDED_SLICE": "AddStridedSlice()",
     "TANH": "AddTanh()",
+    "VAR_HANDLE": "AddVarHandle()",
 }
 # TFLM's arena need measured on the x86-64 host over-states a Cortex-M's (64-bit pointers in its bookkeeping);
 # a little headroom covers scratch buffers CMSIS-NN kernels ask for and reference kernels do not.
@@ -120,6 +124,11 @@ def header(meta: dict[str, Any]) -> str:
         f"// TFLM measured {m['arena_bytes']} bytes on the x86-64 host; plus headroom for CMSIS-NN scratch buffers.",
         f"constexpr size_t kArenaBytes = {m['firmware_arena_bytes']};",
         f"constexpr int kOpCount = {len(m['ops'])};",
+        "// Frames the model takes per inference: kFrames (the whole window), or fewer for a streaming model,",
+        "// which keeps its past in kResourceVariables resource variables and steps every kInferenceEveryFrames.",
+        f"constexpr int kInputFrames = {m['input']['shape'][1]};",
+        f"constexpr int kResourceVariables = {m.get('resource_variables', 0)};",
+        "constexpr bool kStreaming = kInputFrames < kFrames;",
         "",
         "// Recognizer (posterior smoothing); times in audio samples.",
         f"constexpr int kAverageWindowMs = {r.average_window_ms};",
@@ -231,7 +240,8 @@ def export(
 ) -> Path:
     """Write the whole model folder; it appears only when complete (nothing half-written on failure)."""
     info = convert.inspect(data)
-    convert.require_int8(info, FeatureConfig.from_dict(meta["features"]))
+    step = RecognizerConfig.from_dict(meta["recognizer"]).inference_every_frames
+    convert.require_int8(info, FeatureConfig.from_dict(meta["features"]), step)
     registrations(info.ops)
     with atomic_dir(out) as tmp:
         (tmp / "model.tflite").write_bytes(data)
@@ -253,12 +263,13 @@ def load(model_dir: Path) -> tuple[dict[str, Any], bytes]:
     try:
         meta = json.loads(meta_path.read_text())
         labels, feats = meta["labels"], FeatureConfig.from_dict(meta["features"])
+        step = RecognizerConfig.from_dict(meta["recognizer"]).inference_every_frames
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise KwsError(f"{meta_path}: invalid model metadata ({e})") from None
     data = tfl.read_bytes()
     try:
         info = convert.inspect(data)
-        convert.require_int8(info, feats)
+        convert.require_int8(info, feats, step)
     except KwsError as e:
         raise KwsError(f"{tfl}: {e}") from None
     if info.output_shape[-1] != len(labels):

@@ -54,6 +54,34 @@ def dscnn(
     return keras.Model(inp, _head(x, n_labels), name="dscnn")
 
 
+def sdscnn(n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = DSCNN_FILTERS, blocks: int = 4) -> keras.Model:
+    """Streaming DS-CNN: the DS-CNN with every layer causal in time (`valid`, stride 1), so that the model
+    has an exact 49-frame receptive field and `host.streaming` can turn it into a stateful model that computes
+    only the newest frames' columns at each step (same weights, the same float outputs).
+
+    The first convolution strides 4 in frequency only (40 channels → 10 bands), the first pointwise
+    convolution 2 more (→ 5); time keeps the frame rate throughout and the final average pools the last 32 columns.
+    About 0.6 M multiply-accumulates per 5-frame step at 64 filters, against 4.3 M for the whole window.
+    """
+    inp = keras.Input((cfg.frames, cfg.channels, 1), name="features")
+    x = layers.Conv2D(filters, (10, 4), strides=(1, 4), padding="valid", use_bias=False, name="conv1")(inp)
+    x = layers.BatchNormalization(momentum=0.9, name="conv1_bn")(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(0.1)(x)
+    for i in range(blocks):
+        x = layers.ZeroPadding2D(((0, 0), (1, 1)))(x)  # "same" in frequency, causal in time
+        x = layers.DepthwiseConv2D((3, 3), padding="valid", use_bias=False, name=f"dw{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"dw{i}_bn")(x)
+        x = layers.ReLU()(x)
+        stride = (1, 2) if i == 0 else (1, 1)  # TF's depthwise kernels stride rows and columns alike
+        x = layers.Conv2D(filters, (1, 1), strides=stride, use_bias=False, name=f"pw{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"pw{i}_bn")(x)
+        x = layers.ReLU()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])), name="pool")(x)
+    return keras.Model(inp, _head(x, n_labels), name="sdscnn")
+
+
 def tiny_conv(n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
     """micro_speech's `tiny_conv`: one 10×8 convolution with 8 filters and a fully connected layer (~18 KB)."""
     inp = keras.Input((cfg.frames, cfg.channels, 1), name="features")
@@ -62,7 +90,8 @@ def tiny_conv(n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
     return keras.Model(inp, _head(x, n_labels), name="tiny_conv")
 
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"dscnn": dscnn, "tiny_conv": tiny_conv}
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"dscnn": dscnn, "sdscnn": sdscnn, "tiny_conv": tiny_conv}
+STREAMING = {"sdscnn"}  # shipped as streaming models (host.streaming)
 
 
 def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = DSCNN_FILTERS) -> keras.Model:
@@ -71,6 +100,6 @@ def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int 
         from host.util import KwsError
 
         raise KwsError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    if arch == "dscnn":
-        return dscnn(n_labels, cfg, filters=filters)
+    if arch in ("dscnn", "sdscnn"):
+        return ARCHITECTURES[arch](n_labels, cfg, filters=filters)
     return ARCHITECTURES[arch](n_labels, cfg)

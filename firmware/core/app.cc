@@ -190,25 +190,31 @@ void App::Poll() {
     samples_ += consumed;
     if (new_frame) {
       frame_cycles_ = Now() - start;
+      // Inferences fall on the frame counts kFrames + k * kInferenceEveryFrames; a streaming model also
+      // steps on the counts before (filling its state) and reports from the first full window on.
       const uint64_t frames = features_.frame_count();
-      if (frames >= static_cast<uint64_t>(model::kFrames) &&
-          (frames - model::kFrames) % model::kInferenceEveryFrames == 0) {
-        OnFrame();
+      const bool on_grid = frames % model::kInferenceEveryFrames == model::kFrames % model::kInferenceEveryFrames;
+      if (on_grid && (model::kStreaming || frames >= static_cast<uint64_t>(model::kFrames))) {
+        OnFrame(frames >= static_cast<uint64_t>(model::kFrames));
       }
     }
   }
 }
 
-void App::OnFrame() {
+void App::OnFrame(bool report) {
+  static_assert(!model::kStreaming || model::kInputFrames == model::kInferenceEveryFrames,
+                "a streaming model steps by exactly the frames between inferences");
   const uint32_t start = Now();
   kws_marker_inference_begin();
-  const bool ok = runner_.Invoke(features_.window(), scores_);
+  const bool ok = runner_.Invoke(features_.window() + (model::kFrames - model::kInputFrames) * model::kChannels,
+                                 scores_);
   kws_marker_inference_end();
   inference_cycles_ = Now() - start;
   if (!ok) {
     Error("inference failed");
     return;
   }
+  if (!report) return;
   // The time of a result: the end of the newest frame's window, in samples since reset.
   const int64_t time = static_cast<int64_t>(features_.frame_count() - 1) * model::kStrideSamples +
                        model::kWindowSamples;

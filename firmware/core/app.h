@@ -1,7 +1,7 @@
 // The streaming keyword-spotting loop, independent of any board: audio in (ring buffer), incremental
-// features, an inference every kInferenceEveryFrames frames once a full window exists, the recognizer,
-// and the serial protocol. A board supplies a Board (output, cycle counter, LED) and calls PushAudio /
-// OnSerial / Poll.
+// features, an inference every kInferenceEveryFrames frames once a full window exists (a streaming model
+// steps from reset on), the recognizer, and the serial protocol. A board supplies a Board (output, cycle
+// counter, LED) and calls PushAudio / OnSerial / Poll.
 #pragma once
 
 #include <atomic>
@@ -60,7 +60,7 @@ class App {
 
  private:
   void HandleLine(const char* line, size_t length);
-  void OnFrame();
+  void OnFrame(bool report);
   uint32_t Now() const { return board_.cycles != nullptr ? board_.cycles() : 0; }
 
   Board board_;

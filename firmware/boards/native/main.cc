@@ -117,7 +117,7 @@ int RunClips(int count, char** paths) {
     for (size_t used = 0; used < samples.size();) {
       used += features.Process(samples.data() + used, samples.size() - used, &new_frame);
     }
-    if (!runner.Invoke(features.window(), scores)) return 2;
+    if (!runner.InvokeWindow(features.window(), scores)) return 2;
     std::string line = "{\"type\":\"clip\",\"file\":\"" + std::string(paths[i]) + "\",\"features\":[";
     for (int k = 0; k < kws::FeatureProvider::kFrames * kws::FeatureProvider::kChannels; ++k) {
       line += (k ? "," : "") + std::to_string(features.window()[k]);

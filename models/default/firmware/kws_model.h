@@ -44,6 +44,11 @@ constexpr int kOutputZeroPoint = -128;
 // TFLM measured 19248 bytes on the x86-64 host; plus headroom for CMSIS-NN scratch buffers.
 constexpr size_t kArenaBytes = 19968;
 constexpr int kOpCount = 5;
+// Frames the model takes per inference: kFrames (the whole window), or fewer for a streaming model,
+// which keeps its past in kResourceVariables resource variables and steps every kInferenceEveryFrames.
+constexpr int kInputFrames = 49;
+constexpr int kResourceVariables = 0;
+constexpr bool kStreaming = kInputFrames < kFrames;
 
 // Recognizer (posterior smoothing); times in audio samples.
 constexpr int kAverageWindowMs = 500;
