@@ -217,11 +217,19 @@ def cmd_bench_firmware(args: argparse.Namespace) -> None:
     from host import firmware
 
     r = firmware.bench(args.model, args.build_dir, args.wav, args.json)
-    print(f"model {r['model']} on the emulated Cortex-M4 (QEMU mps2-an386, CMSIS-NN kernels):")
-    print(f"  instructions per inference     {r['instructions_per_inference']:>12,}")
+    what = "streaming model, one step" if r["streaming_model"] else "whole-window model"
+    print(f"model {r['model']} on the emulated Cortex-M4 (QEMU mps2-an386, CMSIS-NN kernels), {what} per inference:")
+    print(
+        f"  instructions per inference     {r['instructions_per_inference']:>12,}"
+        f"  ({r['inference_load_at_64mhz']:.1%} of a 64 MHz core at {r['inferences_per_second']:g} inferences/s)"
+    )
     print(
         f"  instructions per feature frame {r['instructions_per_feature_frame']:>12,}"
         f"  ({r['feature_load_at_64mhz']:.1%} of a 64 MHz core in real time)"
+    )
+    print(
+        f"  instructions per audio second  {r['instructions_per_audio_second']:>12,}"
+        f"  (features + inference: {r['load_at_64mhz']:.1%} of a 64 MHz core)"
     )
     print(f"  flash (app + model + TFLM)     {r['flash_bytes']:>12,} B")
     print(

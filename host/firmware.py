@@ -244,15 +244,24 @@ def bench(model_dir: Path, build_root: Path, wav: Path | None = None, json_path:
     size = image_size(elf)
     inference = counts["inference"]
     frame_total = counts["frame"]["total"]
+    per_inference = inference["total"] // max(inference["pairs"], 1)
+    per_frame = frame_total // max(frames, 1)
+    rate = feats.sample_rate / (meta["recognizer"]["inference_every_frames"] * stride)  # inferences per second
+    per_second = per_inference * rate + per_frame * feats.sample_rate / stride
     result = {
         "model": meta["name"],
         "audio_seconds": samples / feats.sample_rate,
         "inferences": inference["pairs"],
-        "instructions_per_inference": inference["total"] // max(inference["pairs"], 1),
+        "streaming_model": meta["model"]["input"]["shape"][1] < feats.frames,
+        "instructions_per_inference": per_inference,
         "instructions_per_inference_max": inference["max"],
-        "instructions_per_feature_frame": frame_total // max(frames, 1),
+        "instructions_per_feature_frame": per_frame,
         "feature_frames": frames,
-        "feature_load_at_64mhz": frame_total / max(frames, 1) / (64e6 * feats.stride_ms / 1000),
+        "inferences_per_second": rate,
+        "instructions_per_audio_second": round(per_second),
+        "feature_load_at_64mhz": per_frame / (64e6 * feats.stride_ms / 1000),
+        "inference_load_at_64mhz": per_inference * rate / 64e6,
+        "load_at_64mhz": per_second / 64e6,
         **size,
         "heap_bytes": memory.get("heap_used", 0),
         "stack_bytes": memory.get("stack_used", 0),

@@ -103,6 +103,25 @@ def test_qemu_counts_and_image_size(qemu_run) -> None:
     assert 0 < memory["heap_used"] < 16384 and 0 < memory["stack_used"] < 16384
 
 
+def test_kws_bench_firmware(cm4_toolchain: None, build_root: Path, tmp_path: Path, capsys) -> None:
+    """`kws bench firmware`: instructions per inference, per feature frame and per second of audio, and the
+    share of a 64 MHz core taken by features + inference at the shipped decision rate."""
+    from host import cli
+
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "firmware", "--json", str(out), "--build-dir", str(build_root)]) == 0
+    r = json.loads(out.read_text())
+    meta = json.loads((MODEL / "model.json").read_text())
+    rate = 16000 / (meta["recognizer"]["inference_every_frames"] * 320)
+    assert r["inferences_per_second"] == rate and r["inferences"] >= 25
+    assert r["instructions_per_audio_second"] == round(
+        r["instructions_per_inference"] * rate + r["instructions_per_feature_frame"] * 50
+    )
+    assert r["load_at_64mhz"] == pytest.approx(r["feature_load_at_64mhz"] + r["inference_load_at_64mhz"])
+    assert r["streaming_model"] == (meta["model"]["input"]["shape"][1] < 49)
+    assert f"{r['load_at_64mhz']:.1%} of a 64 MHz core" in capsys.readouterr().out
+
+
 def _corrupt_crc(line: bytes) -> bytes:
     """The same audio command with a CRC that does not match its samples."""
     parts = line.split(b" ")
