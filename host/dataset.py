@@ -31,7 +31,7 @@ from host.config import BACKGROUND, FEATURES, SILENCE, UNKNOWN, FeatureConfig
 from host.util import KwsError, atomic_dir, cache_dir
 
 SPLITS = ("train", "validation", "test")
-SYNTH_VERSION = 4  # bump when the generator changes, so cached datasets are rebuilt
+SYNTH_VERSION = 5  # bump when the generator changes, so cached datasets are rebuilt
 
 # Words spoken for the `_unknown_` class of synthetic datasets (the keywords themselves are removed).
 UNKNOWN_WORDS = (
@@ -344,15 +344,12 @@ def plan_clips(
     return plan
 
 
-def _place(word: np.ndarray, length: int, rng: np.random.Generator, cut: float = 0.0) -> np.ndarray:
-    """Put a word at a random position in a clip of `length` samples. Up to `cut` of it may hang over either
-    edge (partial words); a word longer than the clip is trimmed."""
-    word = word[:length]
-    over = int(len(word) * cut * rng.random())
-    start = int(rng.integers(-over, length - len(word) + over + 1))
+def _place(word: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Put a word (its end, if longer than the clip) at a random position in a clip of `length` samples."""
+    word = word[-length:]
+    start = int(rng.integers(0, length - len(word) + 1))
     out = np.zeros(length, np.float32)
-    lo, hi = max(start, 0), min(start + len(word), length)
-    out[lo:hi] = word[lo - start : hi - start]
+    out[start : start + len(word)] = word
     return out
 
 
@@ -399,9 +396,10 @@ def render(
         audio = augment.colour(audio, rng)
     peak = float(np.abs(audio).max() or 1)
     audio = audio * (32767 * 10 ** (rng.uniform(*SPEECH_PEAK_DBFS) / 20) / peak)
-    # Keywords stay whole (a word said before one may be cut at the clip start); other words may hang over
-    # either edge of the clip.
-    placed = _place(audio, n, rng, cut=0.3) if clip.label == UNKNOWN else _place(audio[-n:], n, rng)
+    # Words stay whole (a word said before one may be cut at the clip start). Other words cut at the clip
+    # edges were tried: parts of "gone" or "upon" taught the model that "on" is unknown (real "on" 41 %,
+    # against 57 % with whole words; 73.4 % against 71.6 % over the 12 classes).
+    placed = _place(audio, n, rng)
     if rng.random() < 0.85:
         placed = augment.mix(placed, noise, float(rng.uniform(*SNR_DB)))
     return augment.to_int16(placed)
