@@ -78,7 +78,10 @@ def sdscnn(n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = DSCNN_FI
         x = layers.BatchNormalization(momentum=0.9, name=f"pw{i}_bn")(x)
         x = layers.ReLU()(x)
     x = layers.Dropout(0.3)(x)
-    x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])), name="pool")(x)
+    # The global average in two steps, bands then time, as the streaming model pools: it then keeps one
+    # column of `filters` values per time step instead of all bands.
+    x = layers.AveragePooling2D(pool_size=(1, int(x.shape[2])), name="pool_bands")(x)
+    x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), 1), name="pool")(x)
     return keras.Model(inp, _head(x, n_labels), name="sdscnn")
 
 

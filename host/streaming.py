@@ -1,14 +1,14 @@
-"""Streaming (stateful) models: a trained `sdscnn` turned into a model that takes only the newest feature
-frames at each step and keeps the past columns of every layer in TFLM resource variables.
+"""Streaming (stateful) models: a trained `sdscnn` turned into a model that takes only the newest feature frames
+at each step and keeps the past columns of every layer in TFLM resource variables.
 
-Every layer of `sdscnn` is causal in time with stride 1, so each layer's output column at frame t depends on
-a fixed number of its input's newest columns. The streaming model keeps, per layer, the columns its kernel
-still needs (9 input frames before the first convolution, 2 columns before each depthwise convolution, 27
-before the average pool) in a variable: at each step it concatenates them with the new columns, computes only
-the new output columns, and stores the newest ones back (VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE; a
-CALL_ONCE subgraph zeroes them). The receptive field is exactly the model's 49-frame window, so from the
-49th frame on, each step's float output equals the whole-window model's on the newest 49 frames; int8 models
-differ by the quantization of the stored columns only (`compare` measures it).
+Every layer of `sdscnn` is causal in time with stride 1, so each layer's output column at frame t depends on a
+fixed number of its input's newest columns. The streaming model keeps, per layer, the columns its kernel still
+needs (9 input frames before the first convolution, 2 columns before each depthwise convolution, 27 band-
+averaged columns before the average over time) in a variable: at each step it concatenates them with the new
+columns, computes only the new output columns, and stores the newest ones back (VAR_HANDLE / READ_VARIABLE /
+ASSIGN_VARIABLE; a CALL_ONCE subgraph zeroes them). The receptive field is exactly the model's 49-frame
+window, so from the 49th frame on, each step's float output equals the whole-window model's on the newest 49
+frames; int8 models differ by the quantization of the stored columns only (`compare` measures it).
 
 The device runs one step every `inference_every_frames` frames from reset (the first ones fill the state) and
 reports from the 49th frame on, at the same frame counts as a whole-window model. Host code runs the same
@@ -18,7 +18,7 @@ steps here (`step_scores`); `window_scores` gives a streaming model's scores for
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import keras
@@ -71,15 +71,20 @@ class StepModel(tf.Module):
             bands.append(-(-bands[-1] // stride))
         filters = int(self.conv1[0].shape[3])
         shapes = [(kt - 1, cfg.channels, 1)] + [(2, bands[j], filters) for j in range(len(self.blocks))]
-        shapes.append((pool - step, bands[-1], filters))
+        shapes.append((pool - step, 1, filters))  # columns averaged over the bands
         self.states = [tf.Variable(tf.zeros((1, *shape)), trainable=False) for shape in shapes]
         spec = tf.TensorSpec((1, step, cfg.channels, 1), tf.float32)
         self.run = tf.function(self._step, input_signature=[spec])
 
     def _buffer(self, state: tf.Variable, x: tf.Tensor) -> tf.Tensor:
-        y = tf.concat([state, x], axis=1)
-        state.assign(y[:, -int(state.shape[1]) :])
-        return y
+        """The state's columns followed by the new ones; the newest go back into the state. The control
+        dependencies keep the converter from reading every state first and writing them all last, which
+        would keep every concatenation alive through the whole step (a larger arena)."""
+        with tf.control_dependencies([x]):
+            old = state.read_value()
+        y = tf.concat([old, x], axis=1)
+        with tf.control_dependencies([state.assign(y[:, -int(state.shape[1]) :])]):
+            return tf.identity(y)
 
     def _step(self, x: tf.Tensor) -> tf.Tensor:
         states = iter(self.states)
@@ -89,8 +94,9 @@ class StepModel(tf.Module):
             x = tf.pad(self._buffer(next(states), x), [[0, 0], [0, 0], [1, 1], [0, 0]])
             x = tf.nn.relu(tf.nn.depthwise_conv2d(x, dk, (1, 1, 1, 1), "VALID") + db)
             x = tf.nn.relu(tf.nn.conv2d(x, pk, (1, 1, stride, 1), "VALID") + pb)
+        x = tf.nn.avg_pool2d(x, (1, int(x.shape[2])), 1, "VALID")  # bands, then time: as sdscnn pools
         x = self._buffer(next(states), x)
-        x = tf.nn.avg_pool2d(x, (int(x.shape[1]), int(x.shape[2])), 1, "VALID")
+        x = tf.nn.avg_pool2d(x, (int(x.shape[1]), 1), 1, "VALID")
         k, b = self.logits
         return tf.nn.softmax(tf.reshape(tf.nn.conv2d(x, k, 1, "VALID") + b, (1, -1)))
 
@@ -161,36 +167,14 @@ def to_int8(
     return data
 
 
-def step_runner(data: bytes, engine: str = "tflite") -> Callable[[np.ndarray], np.ndarray]:
-    """A function from one step of int8 frames (step, channels) to int8 scores, keeping the model's state
-    between calls (TFLite's reference kernels or TFLM)."""
-    from host import convert, evaluate
-
-    if engine == "tflm":
-        micro = evaluate.tflm_interpreter(data)
-        shape = tuple(micro.get_input_details(0)["shape"])
-
-        def run_micro(x: np.ndarray) -> np.ndarray:
-            micro.set_input(np.ascontiguousarray(x, np.int8).reshape(shape), 0)
-            micro.invoke()
-            return np.array(micro.get_output(0), np.int8).reshape(-1)
-
-        return run_micro
-    lite = convert.interpreter(data)
-    i, o = lite.get_input_details()[0], lite.get_output_details()[0]
-
-    def run_lite(x: np.ndarray) -> np.ndarray:
-        lite.set_tensor(i["index"], np.ascontiguousarray(x, np.int8).reshape(i["shape"]))
-        lite.invoke()
-        return np.array(lite.get_tensor(o["index"]), np.int8).reshape(-1)
-
-    return run_lite
-
-
-def step_frames(data: bytes) -> int:
+def step_frames(data: bytes, cfg: FeatureConfig = FEATURES) -> int:
+    """Frames a streaming model takes per step; a whole-window model is refused."""
     from host import convert
 
-    return int(convert.inspect(data).input_shape[1])
+    frames = int(convert.inspect(data).input_shape[1])
+    if not frames < cfg.frames:
+        raise KwsError(f"a whole-window model ({frames} frames per inference) given where a streaming model is needed")
+    return frames
 
 
 def window_scores(data: bytes, q: np.ndarray, engine: str = "tflite", progress: bool = False) -> np.ndarray:
@@ -198,8 +182,10 @@ def window_scores(data: bytes, q: np.ndarray, engine: str = "tflite", progress: 
     steps in a row (the state then holds only that window's frames), the last step's scores."""
     from tqdm import tqdm
 
+    from host import evaluate
+
     step = step_frames(data)
-    run = step_runner(data, engine)
+    run = evaluate.int8_runner(data, engine)  # its interpreter keeps the state between calls
     out = []
     for w in tqdm(q, desc=f"int8 streaming ({engine})", unit="clip", disable=not progress, leave=False):
         for s in steps_of(np.asarray(w).reshape(len(w), -1), step):
@@ -215,10 +201,12 @@ def step_scores(
     return the scores of the steps after the given 1-based frame counts (each on the step grid)."""
     from tqdm import tqdm
 
+    from host import evaluate
+
     step = step_frames(data)
     if any((c - FEATURES.frames) % step for c in counts):
         raise KwsError(f"frame counts off the {step}-frame step grid")
-    run = step_runner(data, engine)
+    run = evaluate.int8_runner(data, engine)  # its interpreter keeps the state between calls
     x = steps_of(feats, step)
     wanted = {c: i for i, c in enumerate(counts)}
     out: np.ndarray | None = None

@@ -58,3 +58,21 @@ def test_shipped_accuracy_reproduces_on_held_out_speakers(shared_data: Path, tmp
     real = meta["evaluation"]["real_speech"]
     assert r["n"] == real["n"]
     assert r["accuracy"]["tflm"] == pytest.approx(real["accuracy"]["tflm"])
+
+
+def test_shipped_streaming_model_gives_the_whole_window_models_scores(held_out_speech) -> None:
+    """On real held-out clips, the streaming int8 model (what the board runs, step by step) and the same
+    trained model converted whole-window agree on the top label and are a few LSB apart at most."""
+    import keras
+
+    from host import convert, evaluate, features, streaming
+
+    meta = json.loads((DEFAULT / "model.json").read_text())
+    if not streaming.is_streaming(meta["model"]["input"]["shape"]):
+        pytest.skip("the shipped model is a whole-window model")
+    clips, _, _ = held_out_speech
+    q = features.batch_int8_features(clips)
+    model = keras.models.load_model(DEFAULT / "model.keras")
+    whole = convert.to_int8(model, features.model_input(q))
+    r = streaming.compare(evaluate.run_int8((DEFAULT / "model.tflite").read_bytes(), q), evaluate.run_int8(whole, q))
+    assert r["windows"] == len(clips) and r["top_label_agreement"] >= 0.98 and r["max_abs_diff"] <= 8, r

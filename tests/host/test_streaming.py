@@ -71,9 +71,12 @@ def test_refuses_what_is_not_a_streaming_model(trained_like: tuple) -> None:
     model, q = trained_like
     with pytest.raises(KwsError, match="only an sdscnn"):
         streaming.StepModel(models.build("dscnn", 4, filters=8), STEP)
-    whole = convert.to_int8(model, ((q[:49].astype(np.float32) + 128) / 256)[None, :, :, None])
+    calibration = ((q[:49].astype(np.float32) + 128) / 256)[None, :, :, None]
+    whole = convert.to_int8(model, calibration)
+    with pytest.raises(KwsError, match="whole-window model"):
+        streaming.step_scores(whole, q, [49])
     with pytest.raises(KwsError, match="step grid"):
-        streaming.step_scores(whole, q, [50])
+        streaming.step_scores(streaming.to_int8(model, calibration), q, [50])
     info = convert.inspect(whole)
     info.input_shape = (1, STEP, FEATURES.channels, 1)
     with pytest.raises(KwsError, match="keeps no state"):

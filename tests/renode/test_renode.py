@@ -87,7 +87,7 @@ def test_robot_suites(build_root: Path, shared_data: Path, tmp_path: Path) -> No
     # Instructions per inference read from Renode (`ExecutedInstructions` at the inference markers).
     counts = json.loads(bench.read_text())
     assert counts["inferences"] >= 3
-    assert 1_000_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
+    assert 200_000 < counts["instructions_per_inference"] <= counts["instructions_per_inference_max"] < 4_000_000
 
 
 def test_platformio_arduino_images(arduino_images: dict[str, Path], shared_data: Path, tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_kws_bench_renode(build_root: Path, tmp_path: Path, capsys: pytest.Captu
     assert set(images) == ({"nrf52840"} if flash.platformio_problem() else {"nrf52840", "nano33ble_sense"})
     for r in images.values():
         assert r["inferences"] >= 25  # 4 s of audio, an inference every 100 ms
-        assert 1_000_000 < r["instructions_per_inference"] <= r["instructions_per_inference_max"] < 4_000_000
+        assert 200_000 < r["instructions_per_inference"] <= r["instructions_per_inference_max"] < 4_000_000
         assert 0 < r["flash_bytes"] < 1_000_000 and r["arena_bytes"] <= r["arena_reserved_bytes"]
         assert f"{r['instructions_per_inference']:,}" in printed
     if "nano33ble_sense" in images:
