@@ -21,9 +21,9 @@ STATE_OPS = {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}  # a
 
 
 @contextlib.contextmanager
-def quiet_native_output(replay: bool = True) -> Iterator[None]:
+def quiet_native_output(replay: bool = True, keep: list[bytes] | None = None) -> Iterator[None]:
     """Silence what native code prints on stdout/stderr (the converter is chatty); replay it on error, unless
-    the error is expected (`replay=False`: TFLM's complaints while the arena size is searched)."""
+    the error is expected (`replay=False`). With `keep`, what was printed is appended to it."""
     libc = ctypes.CDLL(None)
     libc.fflush(None)
     sys.stdout.flush()
@@ -47,6 +47,9 @@ def quiet_native_output(replay: bool = True) -> Iterator[None]:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
+            if keep is not None:
+                log.seek(0)
+                keep.append(log.read())
 
 
 def to_int8(

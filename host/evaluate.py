@@ -3,6 +3,7 @@ byte), confusion matrix, model size, TFLM arena bytes, ops and MACs. Streaming e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,17 @@ def tflm_interpreter(data: bytes, arena_bytes: int | None = None, replay_errors:
     from tflite_micro import runtime
 
     with convert.quiet_native_output(replay_errors):
-        return runtime.Interpreter.from_bytes(data, arena_size=arena_bytes or max(len(data) * 4, 64 * 1024))
+        return runtime.Interpreter.from_bytes(data, arena_size=arena_bytes or 1 << 20)
 
 
 def arena_bytes(data: bytes, limit: int = 1 << 20) -> int:
-    """The smallest tensor arena TFLM (this x86-64 build) can allocate the model in, found by bisection.
+    """The smallest tensor arena TFLM (this x86-64 build) can allocate the model in.
 
-    Pointer-sized bookkeeping is larger on a 64-bit host than on a Cortex-M, so this bounds the device's need.
-    """
+    The recording allocator's total (head + tail, resource variables included) in a large arena is a lower
+    bound; allocation may need a little more while the memory planner works, found by bisection above it.
+    Nothing smaller is tried: TFLM's resource-variable kernels crash, rather than fail, when a temporary tensor
+    does not fit. Pointer-sized bookkeeping is larger on a 64-bit host than on a Cortex-M, so this bounds the
+    device's need."""
 
     def fits(size: int) -> bool:
         try:
@@ -36,9 +40,16 @@ def arena_bytes(data: bytes, limit: int = 1 << 20) -> int:
         except (RuntimeError, ValueError):
             return False
 
-    if not fits(limit):
-        raise KwsError(f"the model does not fit a {limit}-byte TFLM arena")
-    lo, hi = 0, limit
+    printed: list[bytes] = []
+    try:
+        with convert.quiet_native_output(replay=False, keep=printed):
+            tflm_interpreter(data, limit, replay_errors=False).print_allocations()
+    except (RuntimeError, ValueError):
+        raise KwsError(f"the model does not fit a {limit}-byte TFLM arena") from None
+    match = re.search(rb"Arena allocation total (\d+) bytes", b"".join(printed))
+    if match is None:
+        raise KwsError("TFLM did not report its arena use")
+    lo, hi = int(match.group(1)) - 1, limit  # lo does not fit (or is the bound), hi fits
     while hi - lo > 16:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if fits(mid) else (mid, hi)
