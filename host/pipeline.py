@@ -85,7 +85,7 @@ def run(
     *,
     synthetic: bool = True,
     per_word: int = 500,
-    arch: str = "dscnn",
+    arch: str = "sdscnn",
     filters: int = DSCNN_FILTERS,
     epochs: int = 60,
     patience: int = 12,

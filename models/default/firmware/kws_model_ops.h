@@ -14,11 +14,18 @@ namespace kws::model {
 using OpResolver = tflite::MicroMutableOpResolver<kOpCount>;
 
 inline TfLiteStatus RegisterOps(OpResolver& resolver) {
+  if (resolver.AddAssignVariable() != kTfLiteOk) return kTfLiteError;
   if (resolver.AddAveragePool2D(tflite::Register_AVERAGE_POOL_2D_INT8()) != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddCallOnce() != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddConcatenation() != kTfLiteOk) return kTfLiteError;
   if (resolver.AddConv2D(tflite::Register_CONV_2D_INT8()) != kTfLiteOk) return kTfLiteError;
   if (resolver.AddDepthwiseConv2D(tflite::Register_DEPTHWISE_CONV_2D_INT8()) != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddPad() != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddReadVariable() != kTfLiteOk) return kTfLiteError;
   if (resolver.AddReshape() != kTfLiteOk) return kTfLiteError;
   if (resolver.AddSoftmax(tflite::Register_SOFTMAX_INT8()) != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddStridedSlice() != kTfLiteOk) return kTfLiteError;
+  if (resolver.AddVarHandle() != kTfLiteOk) return kTfLiteError;
   return kTfLiteOk;
 }
 
