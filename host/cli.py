@@ -36,6 +36,11 @@ def _stream_args(p: argparse.ArgumentParser, hours: float, what: str) -> None:
     )
 
 
+def _data_args(p: argparse.ArgumentParser, split: str, split_help: str) -> None:
+    p.add_argument("--data", type=Path, required=True, help="folder in the Speech Commands layout")
+    p.add_argument("--split", choices=["all", "train", "validation", "test"], default=split, help=split_help)
+
+
 def _check_stream_args(args: argparse.Namespace) -> None:
     if not args.stream_hours > 0:
         raise KwsError(f"--hours must be positive (got {args.stream_hours:g})")
@@ -447,13 +452,7 @@ def parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="evaluate an exported model on a Speech Commands-layout folder")
     ev.add_argument("--model", type=Path, required=True, help="model folder (models/NAME)")
-    ev.add_argument("--data", type=Path, required=True, help="folder in the Speech Commands layout")
-    ev.add_argument(
-        "--split",
-        choices=["all", "train", "validation", "test"],
-        default="all",
-        help="which speakers to use (default: %(default)s)",
-    )
+    _data_args(ev, "all", "which speakers to use (default: %(default)s)")
     ev.add_argument("--json", type=Path, help="write the report as JSON")
     ev.add_argument("--png", type=Path, help="write the confusion matrix as PNG")
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -465,19 +464,14 @@ def parser() -> argparse.ArgumentParser:
         description="Builds a long, seeded stream from a Speech Commands-layout folder: continuous non-keyword "
         "speech (the folder's other words and eSpeak NG word sequences without the keywords) over background "
         "noise at several levels, noise-only stretches, and the folder's keyword clips at known times (2 s or "
-        "more apart, some right after other speech). The model runs on it as the device does (an inference "
-        "every 100 ms on the newest window, int8) and the firmware's recognizer decides. Reports false accepts "
-        "per hour (substitutions counted apart), the false-reject rate at the model's threshold and at the "
+        "more apart, some right after other speech). The model runs on it as the device does (int8; an "
+        "inference every 100 ms on the newest window, or a streaming model's step) and the firmware's "
+        "recognizer decides. Reports false accepts per hour (substitutions counted apart), the false-reject "
+        "rate at the model's threshold and at the "
         "target operating point, and the whole DET curve.",
     )
     st.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
-    st.add_argument("--data", type=Path, required=True, help="folder in the Speech Commands layout")
-    st.add_argument(
-        "--split",
-        choices=["all", "train", "validation", "test"],
-        default="test",
-        help="which speakers' clips (default: %(default)s: the speakers held out from training)",
-    )
+    _data_args(st, "test", "which speakers' clips (default: %(default)s: the speakers held out from training)")
     _stream_args(st, hours=1.0, what="the stream")
     st.add_argument("--engine", choices=["tflite", "tflm"], default="tflite",
                     help="int8 interpreter (default: %(default)s; TFLM gives the same bytes, slower)")  # fmt: skip
