@@ -196,7 +196,10 @@ def test_qemu_fed_over_uart_gives_golden_scores(cm4_toolchain: None, build_root:
         proc.kill()
         proc.wait()
     lines = firmware.parse_lines(received.decode())
-    assert [line["seq"] for line in lines if line.get("cmd") == "audio"] == list(range(len(frames)))
+    acked = [line["seq"] for line in lines if line.get("cmd") == "audio"]
+    # (seen once, with a training job and another test run on the 2 cores: the last frame unacknowledged
+    # after 60 s of silence; what the firmware said last is in the message for next time)
+    assert acked == list(range(len(frames))), received[-400:].decode(errors="replace")
     assert sum(1 for line in lines if line.get("msg") == "unknown command") == len(frames)
     times, golden, _ = golden_stream(audio)
     scores = [line for line in lines if line["type"] == "scores"]
