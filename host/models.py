@@ -61,7 +61,7 @@ def sdscnn(n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = DSCNN_FI
 
     The first convolution strides 4 in frequency only (40 channels → 10 bands), the first pointwise
     convolution 2 more (→ 5); time keeps the frame rate throughout and the final average pools the last 32 columns.
-    About 0.6 M multiply-accumulates per 5-frame step at 64 filters, against 4.3 M for the whole window.
+    About 0.6 M multiply-accumulates per 5-frame step at 64 filters, against some 4.4 M for the whole window.
     """
     inp = keras.Input((cfg.frames, cfg.channels, 1), name="features")
     x = layers.Conv2D(filters, (10, 4), strides=(1, 4), padding="valid", use_bias=False, name="conv1")(inp)
