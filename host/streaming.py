@@ -52,7 +52,6 @@ class StepModel(tf.Module):
         super().__init__()
         if model.name != "sdscnn":
             raise KwsError(f"only an sdscnn model can be made a streaming model, not {model.name!r}")
-        self.step = step
         self.conv1 = _folded(model, "conv1")
         self.blocks = []
         i = 0
@@ -99,13 +98,6 @@ class StepModel(tf.Module):
         x = tf.nn.avg_pool2d(x, (int(x.shape[1]), 1), 1, "VALID")
         k, b = self.logits
         return tf.nn.softmax(tf.reshape(tf.nn.conv2d(x, k, 1, "VALID") + b, (1, -1)))
-
-    def reset(self) -> None:
-        for s in self.states:
-            s.assign(tf.zeros_like(s))
-
-    def state_values(self) -> int:
-        return sum(int(np.prod(s.shape)) for s in self.states)
 
 
 def steps_of(frames: np.ndarray, step: int, cfg: FeatureConfig = FEATURES) -> np.ndarray:
