@@ -138,11 +138,9 @@ def bench_image(image: str, model: Path, build_root: Path) -> Path:
         return firmware.build("nrf52840", model, Path(build_root) / "nrf52840") / "boards/nrf52840/kws_nrf52840.elf"
     if image not in firmware.RENODE_IMAGES:
         raise KwsError(f"unknown image {image!r}; choose one of {sorted(firmware.RENODE_IMAGES)}")
-    from host import export, flash
+    from host import flash
 
-    meta, data = export.load(model)
-    export.write_sources(Path(model) / export.SOURCES_DIR, meta, data)
-    return flash.build(image, model)
+    return flash.build_model(image, model)
 
 
 def bench(model: Path, build_root: Path, wav: Path | None = None, json_path: Path | None = None,

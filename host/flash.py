@@ -156,6 +156,15 @@ def build(env: str, model: Path) -> Path:
     return build_dir(env) / "firmware.elf"
 
 
+def build_model(env: str, model: Path) -> Path:
+    """Write the model's firmware sources from model.json and model.tflite, then `build` them."""
+    from host import export
+
+    meta, data = export.load(model)
+    export.write_sources(Path(model) / export.SOURCES_DIR, meta, data)
+    return build(env, model)
+
+
 def bossac() -> str:
     """bossac from PlatformIO's packages (or the PATH)."""
     for candidate in sorted(platformio_core().glob("packages/tool-bossac*/bossac")):
@@ -254,7 +263,7 @@ def flash(
     if dry_run:
         port = port or "<board port>"
         for cmd in (
-            ["kws", "export", "--model", str(model), "--out", str(Path(model) / "firmware")],
+            ["kws", "export", "--model", str(model), "--out", str(Path(model) / export.SOURCES_DIR)],
             [f"KWS_MODEL={build_env['KWS_MODEL']}", *build_command(env, "pio")],
             ["<1200-baud touch>", port],
             upload_command("<bootloader port>", firmware_binary(env), "bossac"),
@@ -263,9 +272,8 @@ def flash(
             print(" ".join(cmd), file=out)
         return None
     port = choose_port(port)
-    export.write_sources(Path(model) / "firmware", meta, data)
     print(f"building {env} with model {meta['name']} ({expected})", file=out)
-    build(env, model)
+    build_model(env, model)
     print(f"resetting {port} into the bootloader", file=out)
     touch_1200(port)
     boot = wait_for_bootloader()
