@@ -95,6 +95,7 @@ def tiny_conv(n_labels: int, cfg: FeatureConfig = FEATURES) -> keras.Model:
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"dscnn": dscnn, "sdscnn": sdscnn, "tiny_conv": tiny_conv}
 STREAMING = {"sdscnn"}  # shipped as streaming models (host.streaming)
+WIDTHS = {"dscnn", "sdscnn"}  # built with `filters`; tiny_conv has a fixed size
 
 
 def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int = DSCNN_FILTERS) -> keras.Model:
@@ -103,6 +104,6 @@ def build(arch: str, n_labels: int, cfg: FeatureConfig = FEATURES, filters: int 
         from host.util import KwsError
 
         raise KwsError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    if arch in ("dscnn", "sdscnn"):
+    if arch in WIDTHS:
         return ARCHITECTURES[arch](n_labels, cfg, filters=filters)
     return ARCHITECTURES[arch](n_labels, cfg)

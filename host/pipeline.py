@@ -125,11 +125,12 @@ def run(
     held_out = data.test if len(data.test) else data.validation
     subsets = by_origin(held_out)
     headline = next(iter(subsets))
+    held_out_q = {name: features.batch_int8_features(split.audio) for name, split in subsets.items()}
     stateful = None
     if arch in models.STREAMING:
         log(f"converting to a streaming int8 model ({RECOGNIZER.inference_every_frames} frames a step)")
         whole, tflite = tflite, streaming.to_int8(model, calibration)
-        q = features.batch_int8_features(subsets[headline].audio)
+        q = held_out_q[headline]
         agreement = streaming.compare(evaluate.run_int8(tflite, q), evaluate.run_int8(whole, q))
         stateful = {**streaming.describe(tflite), "whole_window_int8": agreement}
         log(
@@ -139,7 +140,7 @@ def run(
     reports = {}
     for name, split in subsets.items():
         log(f"evaluating on {len(split)} {name.replace('_', ' ')} clips of held-out speakers (float, int8, TFLM)")
-        q = features.batch_int8_features(split.audio)
+        q = held_out_q[name]
         float_scores = model.predict(features.model_input(q), verbose=0, batch_size=256)
         reports[name] = evaluate.evaluate_clips(tflite, q, split.labels, labels, float_scores, progress)
     report = reports[headline]
@@ -181,7 +182,7 @@ def run(
         training={
             "data": {"sources": ds.sources, "synthetic_per_word": per_word if synthetic else 0, "clips": counts},
             "real_weight": real_weight,
-            "filters": filters if arch in models.STREAMING | {"dscnn"} else None,
+            "filters": filters if arch in models.WIDTHS else None,
             "epochs_run": len(history["loss"]),
             "best_epoch": best + 1,
             "val_accuracy": history["val_accuracy"][best],
