@@ -16,6 +16,7 @@ Everything is seeded: the same inputs and seed give the same stream to the sampl
 from __future__ import annotations
 
 import bisect
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,7 +129,7 @@ def synthetic_speech(keywords: Sequence[str], seconds: float, seed: int) -> list
     out: list[np.ndarray] = []
     total = 0.0
     batch = negative_sentences(keywords, max(1, int(seconds / 2.5)), seed)
-    for i in range(10**9):
+    for i in itertools.count():
         text = batch[i % len(batch)]
         x = synth.speak(
             engine,
