@@ -150,13 +150,15 @@ def evaluate_clips(
     labels: Sequence[str],
     float_scores: np.ndarray | None = None,
     progress: bool = True,
+    lite: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Accuracy of the float model (if its scores are given), TFLite int8 and TFLM on the same features.
+    """Accuracy of the float model (if its scores are given), TFLite int8 (`lite`: its scores if already
+    computed) and TFLM on the same features.
 
     Raises KwsError if TFLM's int8 scores differ from TFLite's in any byte: the device would then not
     reproduce what was measured here.
     """
-    lite = run_int8(data, q, "tflite", progress)
+    lite = run_int8(data, q, "tflite", progress) if lite is None else lite
     micro = run_int8(data, q, "tflm", progress)
     if lite.shape != micro.shape or not np.array_equal(lite, micro):
         if lite.shape != micro.shape:

@@ -127,11 +127,13 @@ def run(
     headline = next(iter(subsets))
     held_out_q = {name: features.batch_int8_features(split.audio) for name, split in subsets.items()}
     stateful = None
+    lite_scores: dict[str, np.ndarray] = {}
     if arch in models.STREAMING:
         log(f"converting to a streaming int8 model ({RECOGNIZER.inference_every_frames} frames a step)")
         whole, tflite = tflite, streaming.to_int8(model, calibration)
         q = held_out_q[headline]
-        agreement = streaming.compare(evaluate.run_int8(tflite, q), evaluate.run_int8(whole, q))
+        lite_scores[headline] = evaluate.run_int8(tflite, q)
+        agreement = streaming.compare(lite_scores[headline], evaluate.run_int8(whole, q))
         stateful = {**streaming.describe(tflite), "whole_window_int8": agreement}
         log(
             f"  streaming vs whole-window int8 on {agreement['windows']} held-out clips: top label agrees on "
@@ -142,7 +144,9 @@ def run(
         log(f"evaluating on {len(split)} {name.replace('_', ' ')} clips of held-out speakers (float, int8, TFLM)")
         q = held_out_q[name]
         float_scores = model.predict(features.model_input(q), verbose=0, batch_size=256)
-        reports[name] = evaluate.evaluate_clips(tflite, q, split.labels, labels, float_scores, progress)
+        reports[name] = evaluate.evaluate_clips(
+            tflite, q, split.labels, labels, float_scores, progress, lite=lite_scores.get(name)
+        )
     report = reports[headline]
     facts = evaluate.model_facts(tflite)
     transfer = {}
