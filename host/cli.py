@@ -409,7 +409,7 @@ def parser() -> argparse.ArgumentParser:
         default=DSCNN_FILTERS,
         help="DS-CNN width (default: %(default)s; the shipped sdscnn uses 36: 0.24 M MACs per step, 33 KB)",
     )
-    pl.add_argument("--epochs", type=int, default=60, help="maximum epochs (default: %(default)s)")
+    pl.add_argument("--epochs", type=int, default=30, help="maximum epochs (default: %(default)s)")
     pl.add_argument("--patience", type=int, default=12, help="early-stopping patience (default: %(default)s)")
     pl.add_argument(
         "--real-weight",

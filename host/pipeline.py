@@ -87,7 +87,7 @@ def run(
     per_word: int = 500,
     arch: str = "sdscnn",
     filters: int = DSCNN_FILTERS,
-    epochs: int = 60,
+    epochs: int = 30,
     patience: int = 12,
     real_weight: int = 3,
     seed: int = 0,
