@@ -467,8 +467,7 @@ def parser() -> argparse.ArgumentParser:
         "more apart, some right after other speech). The model runs on it as the device does (int8; an "
         "inference every 100 ms on the newest window, or a streaming model's step) and the firmware's "
         "recognizer decides. Reports false accepts per hour (substitutions counted apart), the false-reject "
-        "rate at the model's threshold and at the "
-        "target operating point, and the whole DET curve.",
+        "rate at the model's threshold and at the target operating point, and the whole DET curve.",
     )
     st.add_argument("--model", type=Path, default=MODELS / "default", help="model folder (default: %(default)s)")
     _data_args(st, "test", "which speakers' clips (default: %(default)s: the speakers held out from training)")

@@ -102,12 +102,16 @@ def test_platformio_arduino_images(arduino_images: dict[str, Path], shared_data:
     assert results.count('status="SKIP"') == 0 and results.count("<test ") == 2
 
 
+def _between_silences(clip: np.ndarray) -> np.ndarray:
+    """A clip with silence around it, as the keyword would be spoken."""
+    return np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(16000, np.int16)])
+
+
 def _clip_the_model_hears(shared_data: Path, word: str) -> Path:
     """The first clip of `word` the shipped model detects on the host (TFLM), alone between silences: these
     tests check the device's path, not the model's recall."""
     for path in sorted((shared_data / word).glob("*.wav"))[:20]:
-        audio = np.concatenate([np.zeros(8000, np.int16), read_wav(path), np.zeros(16000, np.int16)])
-        if [d.label for d in golden_stream(audio)[2]] == [word]:
+        if [d.label for d in golden_stream(_between_silences(read_wav(path)))[2]] == [word]:
             return path
     pytest.fail(f"the shipped model detects none of the first 20 {word!r} clips")
 
@@ -136,9 +140,8 @@ def test_kws_run_over_the_emulated_uart(build_root: Path, shared_data: Path, tmp
     proc, url = emulate.start(elf, tmp_path)
     try:
         for word in ("go", "stop"):
-            clip = read_wav(_clip_the_model_hears(shared_data, word))
-            wav = tmp_path / f"{word}.wav"  # with silence around it, as the keyword would be spoken
-            write_wav(wav, np.concatenate([np.zeros(8000, np.int16), clip, np.zeros(16000, np.int16)]))
+            wav = tmp_path / f"{word}.wav"
+            write_wav(wav, _between_silences(read_wav(_clip_the_model_hears(shared_data, word))))
             assert cli.main(["run", "--port", url, str(wav), "--expect", word]) == 0, capsys.readouterr()
     finally:
         proc.kill()
